@@ -1,0 +1,9 @@
+//! Weir's broker core: the Kafka wire protocol, the segmented log, partitions and the
+//! broker server that ties them together.
+//!
+//! Layers depend in one direction only:
+//! `protocol` (sans-IO codec) → `log` (segments, indexes) → `partition` (single owner)
+//! → `broker` (network, one file per API group). Nothing lower imports anything higher.
+
+pub mod log;
+pub mod protocol;

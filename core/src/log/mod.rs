@@ -1,0 +1,1 @@
+//! Kafka-layout segmented log storage.

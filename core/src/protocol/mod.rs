@@ -1,0 +1,1 @@
+//! The Kafka wire protocol, sans-IO. Filled in by the codec generator.
