@@ -85,7 +85,9 @@ fn write_stmt(f: &Field, buf: &str, compact: &str) -> String {
     let value = format!("self.{}", f.rust_name);
     match &f.ty {
         Ty::Prim(p) if !p.may_be_null() => format!("{}({buf}, {value});", fixed_writer(*p)),
-        Ty::Prim(Prim::String) if f.is_option() => format!("put_string({buf}, {value}.as_deref(), {compact});"),
+        Ty::Prim(Prim::String) if f.is_option() => {
+            format!("put_string({buf}, {value}.as_deref(), {compact});")
+        }
         Ty::Prim(Prim::String) => format!("put_string({buf}, Some({value}.as_str()), {compact});"),
         Ty::Prim(_) if f.is_option() => format!("put_bytes({buf}, {value}.as_deref(), {compact});"),
         Ty::Prim(_) => format!("put_bytes({buf}, Some(&{value}[..]), {compact});"),
@@ -98,7 +100,9 @@ fn write_stmt(f: &Field, buf: &str, compact: &str) -> String {
             };
             let element = match &**elem {
                 Ty::Prim(p) if !p.may_be_null() => format!("|b, e| {}(b, *e)", fixed_writer(*p)),
-                Ty::Prim(Prim::String) => format!("|b, e| put_string(b, Some(e.as_str()), {compact})"),
+                Ty::Prim(Prim::String) => {
+                    format!("|b, e| put_string(b, Some(e.as_str()), {compact})")
+                }
                 Ty::Prim(_) => format!("|b, e| put_bytes(b, Some(&e[..]), {compact})"),
                 Ty::Struct(_) => "|b, e| e.encode(b, version)".to_owned(),
                 Ty::Array(_) => panic!("field {}: nested arrays are not supported", f.json_name),
@@ -138,22 +142,37 @@ pub(crate) fn encode_impl(m: &Message, s: &Struct) -> String {
                     Some(c) => format!("{c} && {differs}"),
                 };
                 let stmt = write_stmt(f, "buf", "true");
-                writeln!(tagged, "if {cond} {{\n    tagged.field({tag}, |buf| {{ {stmt} }});\n}}").unwrap();
+                writeln!(
+                    tagged,
+                    "if {cond} {{\n    tagged.field({tag}, |buf| {{ {stmt} }});\n}}"
+                )
+                .unwrap();
             }
             tagged.push_str("tagged.finish(buf, &self.unknown_tagged_fields);\n");
         }
         let tagged = indent(&tagged, 8);
         match m.flexible.condition(m.valid) {
             None => body.push_str(&tagged),
-            Some(c) => writeln!(body, "        if {c} {{\n{}        }}", indent(&tagged, 4)).unwrap(),
+            Some(c) => {
+                writeln!(body, "        if {c} {{\n{}        }}", indent(&tagged, 4)).unwrap()
+            }
         }
     }
     let mut out = String::new();
     writeln!(out, "    impl Encodable for {} {{", s.name).unwrap();
     let (buf, version) = param_names(&body);
-    writeln!(out, "        fn encode(&self, {buf}: &mut BytesMut, {version}: i16) {{").unwrap();
+    writeln!(
+        out,
+        "        fn encode(&self, {buf}: &mut BytesMut, {version}: i16) {{"
+    )
+    .unwrap();
     if mentions(&body, "compact") {
-        writeln!(out, "            let compact = {};", m.flexible.condition_expr(m.valid)).unwrap();
+        writeln!(
+            out,
+            "            let compact = {};",
+            m.flexible.condition_expr(m.valid)
+        )
+        .unwrap();
     }
     out.push_str(&indent(&body, 4));
     out.push_str("        }\n    }\n\n");
@@ -202,9 +221,18 @@ pub(crate) fn decode_impl(m: &Message, s: &Struct, top: bool) -> String {
     let mut out = String::new();
     writeln!(out, "    impl Decodable for {} {{", s.name).unwrap();
     let (buf, version) = param_names(&body);
-    writeln!(out, "        fn decode({buf}: &mut Bytes, {version}: i16) -> Result<Self, DecodeError> {{").unwrap();
+    writeln!(
+        out,
+        "        fn decode({buf}: &mut Bytes, {version}: i16) -> Result<Self, DecodeError> {{"
+    )
+    .unwrap();
     if mentions(&body, "compact") {
-        writeln!(out, "            let compact = {};", m.flexible.condition_expr(m.valid)).unwrap();
+        writeln!(
+            out,
+            "            let compact = {};",
+            m.flexible.condition_expr(m.valid)
+        )
+        .unwrap();
     }
     out.push_str(&indent(&body, 4));
     out.push_str("        }\n    }\n\n");
@@ -216,7 +244,9 @@ fn tagged_decode(m: &Message, s: &Struct) -> String {
     let mut lp = String::from("for _ in 0..get_tagged_count(buf)? {\n");
     if known.is_empty() {
         lp.push_str("    let (tag, data) = get_tagged_field(buf)?;\n");
-        lp.push_str("    unknown_tagged_fields.push(crate::protocol::RawTaggedField { tag, data });\n");
+        lp.push_str(
+            "    unknown_tagged_fields.push(crate::protocol::RawTaggedField { tag, data });\n",
+        );
     } else {
         lp.push_str("    let (tag, mut data) = get_tagged_field(buf)?;\n    match tag {\n");
         for f in known {
@@ -247,7 +277,11 @@ fn tagged_decode(m: &Message, s: &Struct) -> String {
 /// `buf` and `version` parameter names, prefixed with `_` when the body ignores them.
 fn param_names(body: &str) -> (&'static str, &'static str) {
     let buf = if mentions(body, "buf") { "buf" } else { "_buf" };
-    let version = if mentions(body, "version") { "version" } else { "_version" };
+    let version = if mentions(body, "version") {
+        "version"
+    } else {
+        "_version"
+    };
     (buf, version)
 }
 
@@ -264,6 +298,12 @@ pub(crate) fn mentions(code: &str, ident: &str) -> bool {
 pub(crate) fn indent(code: &str, spaces: usize) -> String {
     let pad = " ".repeat(spaces);
     code.lines()
-        .map(|l| if l.is_empty() { "\n".to_owned() } else { format!("{pad}{l}\n") })
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_owned()
+            } else {
+                format!("{pad}{l}\n")
+            }
+        })
         .collect()
 }

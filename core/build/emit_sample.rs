@@ -13,9 +13,16 @@ pub(crate) fn sample_impl(m: &Message, s: &Struct) -> String {
     let mut body = String::new();
     for (i, f) in s.fields.iter().enumerate() {
         let value = sample_value(f, i);
-        let value = if f.is_option() { format!("Some({value})") } else { value };
+        let value = if f.is_option() {
+            format!("Some({value})")
+        } else {
+            value
+        };
         let expr = match f.versions.condition(m.valid) {
             None => value,
+            // `if c { true } else { false }` is just `c` (clippy::needless_bool).
+            Some(c) if value == "true" && default_expr(f) == "false" => c,
+            Some(c) if value == "false" && default_expr(f) == "true" => negate(&c),
             Some(c) if c == "false" => default_expr(f),
             Some(c) => format!("if {c} {{ {value} }} else {{ {} }}", default_expr(f)),
         };
@@ -29,9 +36,21 @@ pub(crate) fn sample_impl(m: &Message, s: &Struct) -> String {
         };
         writeln!(body, "                unknown_tagged_fields: {expr},").unwrap();
     }
-    let version = if crate::emit_codec::mentions(&body, "version") { "version" } else { "_version" };
-    writeln!(out, "        /// A value with every field of `version` set to a non-default value.").unwrap();
-    writeln!(out, "        pub(crate) fn sample({version}: i16) -> Self {{\n            Self {{").unwrap();
+    let version = if crate::emit_codec::mentions(&body, "version") {
+        "version"
+    } else {
+        "_version"
+    };
+    writeln!(
+        out,
+        "        /// A value with every field of `version` set to a non-default value."
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "        pub(crate) fn sample({version}: i16) -> Self {{\n            Self {{"
+    )
+    .unwrap();
     out.push_str(&body);
     out.push_str("            }\n        }\n    }\n\n");
     out
@@ -74,11 +93,24 @@ fn prim_sample(f: &Field, p: Prim, i: usize) -> String {
 
 /// A test-only visitor over every message's sample constructor.
 pub(crate) fn visit_all(messages: &[Message]) -> String {
-    let mut out = String::from("\n/// Calls `visitor` with every message's sample constructor.\n#[cfg(test)]\n");
+    let mut out = String::from(
+        "\n/// Calls `visitor` with every message's sample constructor.\n#[cfg(test)]\n",
+    );
     out.push_str("pub(crate) fn visit_samples(visitor: &mut impl SampleVisitor) {\n");
     for m in messages {
         writeln!(out, "    visitor.visit::<{0}>({0}::sample);", m.name).unwrap();
     }
     out.push_str("}\n");
     out
+}
+
+/// The negation of a condition produced by `Versions::condition`, in the form clippy
+/// prefers (`version < 4`, not `!(version >= 4)`).
+fn negate(cond: &str) -> String {
+    for (op, neg) in [(" >= ", " < "), (" <= ", " > "), (" == ", " != ")] {
+        if let Some((lhs, rhs)) = cond.split_once(op) {
+            return format!("{lhs}{neg}{rhs}");
+        }
+    }
+    format!("!{cond}")
 }

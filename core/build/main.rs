@@ -25,7 +25,10 @@ fn main() {
 
     let messages = load_messages(&spec_dir);
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    write(&out.join("messages.rs"), &emit_struct::messages_file(&messages));
+    write(
+        &out.join("messages.rs"),
+        &emit_struct::messages_file(&messages),
+    );
     write(&out.join("api_key.rs"), &emit_api::api_key_file(&messages));
     write(&out.join("body.rs"), &emit_api::body_file(&messages));
 }
@@ -54,10 +57,9 @@ fn load_messages(dir: &Path) -> Vec<model::Message> {
         .map(|path| {
             let text = fs::read_to_string(path)
                 .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-            let spec = spec::parse(&text)
-                .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
-            model::Message::from_spec(spec)
-                .unwrap_or_else(|e| panic!("in {}: {e}", path.display()))
+            let spec =
+                spec::parse(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+            model::Message::from_spec(spec).unwrap_or_else(|e| panic!("in {}: {e}", path.display()))
         })
         .collect()
 }

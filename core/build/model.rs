@@ -159,16 +159,25 @@ impl Message {
                 }
                 if let Ty::Struct(name) = ty {
                     if !self.structs.iter().any(|d| &d.name == name) {
-                        return Err(format!("field {} refers to unknown struct {name}", f.json_name));
+                        return Err(format!(
+                            "field {} refers to unknown struct {name}",
+                            f.json_name
+                        ));
                     }
                 }
                 if let Some((_, tagged)) = f.tag {
                     if tagged.intersect(self.valid).is_empty() || tagged.max < f.versions.max {
-                        return Err(format!("tagged field {} has unsupported taggedVersions", f.json_name));
+                        return Err(format!(
+                            "tagged field {} has unsupported taggedVersions",
+                            f.json_name
+                        ));
                     }
                     let flexible = self.flexible.intersect(self.valid);
                     if tagged.intersect(self.valid).min < flexible.min || flexible.is_empty() {
-                        return Err(format!("field {} is tagged in a non-flexible version", f.json_name));
+                        return Err(format!(
+                            "field {} is tagged in a non-flexible version",
+                            f.json_name
+                        ));
                     }
                 }
             }
@@ -214,9 +223,16 @@ fn build_field(f: &FieldSpec, nested: &mut Vec<Struct>) -> Result<Field, String>
         }
     };
     if is_array && matches!(base_ty, Ty::Prim(Prim::Records)) {
-        return Err(format!("field {}: arrays of records are not supported", f.name));
+        return Err(format!(
+            "field {}: arrays of records are not supported",
+            f.name
+        ));
     }
-    let ty = if is_array { Ty::Array(Box::new(base_ty)) } else { base_ty };
+    let ty = if is_array {
+        Ty::Array(Box::new(base_ty))
+    } else {
+        base_ty
+    };
     let versions = Versions::parse(
         f.versions
             .as_deref()
@@ -226,13 +242,26 @@ fn build_field(f: &FieldSpec, nested: &mut Vec<Struct>) -> Result<Field, String>
         Some(v) => Versions::parse(v)?,
         None => Versions::NONE,
     };
-    if !nullable.is_empty() && !matches!(ty, Ty::Array(_) | Ty::Prim(Prim::String | Prim::Bytes | Prim::Records)) {
-        return Err(format!("field {}: nullable {} is not supported", f.name, f.ty));
+    if !nullable.is_empty()
+        && !matches!(
+            ty,
+            Ty::Array(_) | Ty::Prim(Prim::String | Prim::Bytes | Prim::Records)
+        )
+    {
+        return Err(format!(
+            "field {}: nullable {} is not supported",
+            f.name, f.ty
+        ));
     }
     let tag = match (f.tag, &f.tagged_versions) {
         (Some(tag), Some(v)) => Some((tag, Versions::parse(v)?)),
         (None, None) => None,
-        _ => return Err(format!("field {}: tag and taggedVersions come together", f.name)),
+        _ => {
+            return Err(format!(
+                "field {}: tag and taggedVersions come together",
+                f.name
+            ))
+        }
     };
     let flexible = match &f.flexible_versions {
         Some(v) => Some(Versions::parse(v)?),
@@ -284,12 +313,58 @@ pub(crate) fn snake_case(name: &str) -> String {
 fn field_name(name: &str) -> String {
     let snake = snake_case(name);
     const KEYWORDS: &[&str] = &[
-        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod",
-        "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
-        "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
-        "final", "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual",
-        "yield", "unknown_tagged_fields",
+        "as",
+        "async",
+        "await",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "gen",
+        "macro",
+        "override",
+        "priv",
+        "try",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+        "unknown_tagged_fields",
     ];
     if KEYWORDS.contains(&snake.as_str()) {
         format!("{snake}_")

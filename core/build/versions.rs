@@ -12,13 +12,23 @@ impl Versions {
 
     pub(crate) fn parse(s: &str) -> Result<Versions, String> {
         let s = s.trim();
-        let num = |t: &str| t.trim().parse::<i16>().map_err(|e| format!("version {s:?}: {e}"));
+        let num = |t: &str| {
+            t.trim()
+                .parse::<i16>()
+                .map_err(|e| format!("version {s:?}: {e}"))
+        };
         if s == "none" {
             Ok(Self::NONE)
         } else if let Some(min) = s.strip_suffix('+') {
-            Ok(Versions { min: num(min)?, max: i16::MAX })
+            Ok(Versions {
+                min: num(min)?,
+                max: i16::MAX,
+            })
         } else if let Some((min, max)) = s.split_once('-') {
-            Ok(Versions { min: num(min)?, max: num(max)? })
+            Ok(Versions {
+                min: num(min)?,
+                max: num(max)?,
+            })
         } else {
             let v = num(s)?;
             Ok(Versions { min: v, max: v })
@@ -30,7 +40,10 @@ impl Versions {
     }
 
     pub(crate) fn intersect(self, other: Versions) -> Versions {
-        Versions { min: self.min.max(other.min), max: self.max.min(other.max) }
+        Versions {
+            min: self.min.max(other.min),
+            max: self.max.min(other.max),
+        }
     }
 
     /// A Rust boolean expression over `version` that is true inside `self`, assuming

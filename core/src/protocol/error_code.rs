@@ -8,7 +8,7 @@ macro_rules! error_codes {
         #[repr(i16)]
         pub enum ErrorCode {
             $(
-                #[doc = $message]
+                #[doc = concat!("`", $name, "` (", $code, "). ", $message)]
                 $variant = $code,
             )*
         }
@@ -229,6 +229,9 @@ mod tests {
         assert!(ErrorCode::UnknownTopicOrPartition.is_retriable());
         assert!(!ErrorCode::TopicAlreadyExists.is_retriable());
         assert!(!ErrorCode::None.is_retriable());
-        assert_eq!(ErrorCode::UnsupportedVersion.to_string(), "UNSUPPORTED_VERSION (35)");
+        assert_eq!(
+            ErrorCode::UnsupportedVersion.to_string(),
+            "UNSUPPORTED_VERSION (35)"
+        );
     }
 }

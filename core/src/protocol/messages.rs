@@ -6,3 +6,129 @@
 //! PartitionProduceData}`. Every message struct is also re-exported here.
 
 include!(concat!(env!("OUT_DIR"), "/messages.rs"));
+
+/// Receives each message's `sample` constructor (see `visit_samples`).
+#[cfg(test)]
+pub(crate) trait SampleVisitor {
+    fn visit<M: crate::protocol::Message + PartialEq>(&mut self, sample: fn(i16) -> M);
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+
+    use super::*;
+    use crate::protocol::{DecodeError, Message};
+
+    fn encode<M: Message>(m: &M, version: i16) -> Bytes {
+        let mut buf = BytesMut::new();
+        m.encode(&mut buf, version);
+        buf.freeze()
+    }
+
+    struct RoundTrip {
+        checked: usize,
+    }
+
+    impl SampleVisitor for RoundTrip {
+        fn visit<M: Message + PartialEq>(&mut self, sample: fn(i16) -> M) {
+            for version in M::VERSIONS.min..=M::VERSIONS.max {
+                let original = sample(version);
+                let encoded = encode(&original, version);
+                let mut input = encoded.clone();
+                let decoded = M::decode(&mut input, version)
+                    .unwrap_or_else(|e| panic!("{} v{version}: {e}", M::NAME));
+                assert!(
+                    input.is_empty(),
+                    "{} v{version}: {} bytes left",
+                    M::NAME,
+                    input.len()
+                );
+                assert_eq!(decoded, original, "{} v{version}", M::NAME);
+                assert_eq!(
+                    encode(&decoded, version),
+                    encoded,
+                    "{} v{version} re-encode",
+                    M::NAME
+                );
+                self.checked += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn every_message_round_trips_at_every_version_with_every_field_set() {
+        let mut visitor = RoundTrip { checked: 0 };
+        visit_samples(&mut visitor);
+        assert!(
+            visitor.checked > 300,
+            "only {} message versions",
+            visitor.checked
+        );
+    }
+
+    struct Truncation;
+
+    impl SampleVisitor for Truncation {
+        fn visit<M: Message + PartialEq>(&mut self, sample: fn(i16) -> M) {
+            for version in M::VERSIONS.min..=M::VERSIONS.max {
+                let encoded = encode(&sample(version), version);
+                for len in 0..encoded.len() {
+                    let mut prefix = encoded.slice(..len);
+                    assert!(
+                        M::decode(&mut prefix, version).is_err(),
+                        "{} v{version} decoded from {len} of {} bytes",
+                        M::NAME,
+                        encoded.len()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_proper_prefix_of_every_sample_fails_to_decode() {
+        visit_samples(&mut Truncation);
+    }
+
+    struct VersionBounds;
+
+    impl SampleVisitor for VersionBounds {
+        fn visit<M: Message + PartialEq>(&mut self, _sample: fn(i16) -> M) {
+            for version in [M::VERSIONS.min - 1, M::VERSIONS.max + 1, -1, i16::MAX] {
+                if M::VERSIONS.contains(version) {
+                    continue;
+                }
+                let err = M::decode(&mut Bytes::from_static(&[0; 64]), version).unwrap_err();
+                assert_eq!(
+                    err,
+                    DecodeError::UnsupportedVersion {
+                        message: M::NAME,
+                        version
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn versions_outside_valid_versions_are_unsupported() {
+        visit_samples(&mut VersionBounds);
+    }
+
+    #[test]
+    fn defaults_come_from_the_definitions() {
+        let p = produce_response::PartitionProduceResponse::default();
+        assert_eq!(p.log_append_time_ms, -1);
+        assert_eq!(p.log_start_offset, -1);
+        let m = MetadataRequest::default();
+        assert_eq!(m.topics, Some(Vec::new()));
+        let h = RequestHeader::default();
+        assert_eq!(h.client_id, Some(String::new()));
+        let f = fetch_request::FetchRequest::default();
+        assert_eq!(f.replica_id, -1);
+        assert_eq!(f.max_bytes, 0x7fff_ffff);
+        let c = ConsumerProtocolSubscription::default();
+        assert_eq!(c.user_data, None);
+    }
+}

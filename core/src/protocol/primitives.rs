@@ -41,9 +41,30 @@ fixed!(get_i32, put_i32, i32, get_i32, put_i32);
 fixed!(get_i64, put_i64, i64, get_i64, put_i64);
 // No vendored definition uses uint16, uint32 or float64 yet; the readers exist so that
 // vendoring one needs no codec change.
-fixed!(#[allow(dead_code)] get_u16, put_u16, u16, get_u16, put_u16);
-fixed!(#[allow(dead_code)] get_u32, put_u32, u32, get_u32, put_u32);
-fixed!(#[allow(dead_code)] get_f64, put_f64, f64, get_f64, put_f64);
+fixed!(
+    #[allow(dead_code)]
+    get_u16,
+    put_u16,
+    u16,
+    get_u16,
+    put_u16
+);
+fixed!(
+    #[allow(dead_code)]
+    get_u32,
+    put_u32,
+    u32,
+    get_u32,
+    put_u32
+);
+fixed!(
+    #[allow(dead_code)]
+    get_f64,
+    put_f64,
+    f64,
+    get_f64,
+    put_f64
+);
 
 /// Any non-zero byte is true, as in Kafka's `readByte() != 0`.
 pub(crate) fn get_bool(buf: &mut Bytes) -> Result<bool, DecodeError> {
@@ -67,7 +88,11 @@ pub(crate) fn put_uuid(buf: &mut BytesMut, value: Uuid) {
 
 /// Reads a length prefix: `None` for null, otherwise a length no larger than the
 /// bytes that remain after the prefix (each array element takes at least one byte).
-fn get_length(buf: &mut Bytes, compact: bool, classic_i16: bool) -> Result<Option<usize>, DecodeError> {
+fn get_length(
+    buf: &mut Bytes,
+    compact: bool,
+    classic_i16: bool,
+) -> Result<Option<usize>, DecodeError> {
     let length: i64 = if compact {
         i64::from(get_unsigned_varint(buf)?) - 1
     } else if classic_i16 {
@@ -104,7 +129,11 @@ pub(crate) fn put_string(buf: &mut BytesMut, value: Option<&str>, compact: bool)
     match value {
         None => put_null(buf, compact, true),
         Some(s) => {
-            let max = if compact { u32::MAX as usize - 1 } else { i16::MAX as usize };
+            let max = if compact {
+                u32::MAX as usize - 1
+            } else {
+                i16::MAX as usize
+            };
             let bytes = &s.as_bytes()[..s.len().min(max)];
             put_length(buf, bytes.len(), compact, true);
             buf.put_slice(bytes);
@@ -176,7 +205,10 @@ fn put_null(buf: &mut BytesMut, compact: bool, classic_i16: bool) {
 
 fn put_length(buf: &mut BytesMut, len: usize, compact: bool, classic_i16: bool) {
     if compact {
-        put_unsigned_varint(buf, u32::try_from(len).unwrap_or(u32::MAX - 1).saturating_add(1));
+        put_unsigned_varint(
+            buf,
+            u32::try_from(len).unwrap_or(u32::MAX - 1).saturating_add(1),
+        );
     } else if classic_i16 {
         buf.put_i16(i16::try_from(len).unwrap_or(i16::MAX));
     } else {
@@ -220,16 +252,25 @@ mod tests {
     #[test]
     fn negative_length_other_than_null_is_rejected() {
         let mut b = bytes(&[0xff, 0xfe]);
-        assert_eq!(get_string(&mut b, false), Err(DecodeError::InvalidLength(-2)));
+        assert_eq!(
+            get_string(&mut b, false),
+            Err(DecodeError::InvalidLength(-2))
+        );
         let mut b = bytes(&[0xff, 0xff, 0xff, 0xfe]);
-        assert_eq!(get_bytes(&mut b, false), Err(DecodeError::InvalidLength(-2)));
+        assert_eq!(
+            get_bytes(&mut b, false),
+            Err(DecodeError::InvalidLength(-2))
+        );
     }
 
     #[test]
     fn null_prefixes_decode_as_none() {
         assert_eq!(get_string(&mut bytes(&[0xff, 0xff]), false), Ok(None));
         assert_eq!(get_string(&mut bytes(&[0x00]), true), Ok(None));
-        assert_eq!(get_bytes(&mut bytes(&[0xff, 0xff, 0xff, 0xff]), false), Ok(None));
+        assert_eq!(
+            get_bytes(&mut bytes(&[0xff, 0xff, 0xff, 0xff]), false),
+            Ok(None)
+        );
     }
 
     #[test]

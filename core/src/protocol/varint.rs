@@ -114,7 +114,17 @@ mod tests {
 
     #[test]
     fn unsigned_varint_round_trips_boundaries() {
-        for v in [0, 1, 127, 128, 16383, 16384, 0x0fff_ffff, 0x1000_0000, u32::MAX] {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            0x0fff_ffff,
+            0x1000_0000,
+            u32::MAX,
+        ] {
             let mut out = BytesMut::new();
             put_unsigned_varint(&mut out, v);
             assert_eq!(out.len(), unsigned_varint_len(v));
@@ -125,13 +135,19 @@ mod tests {
     #[test]
     fn unsigned_varint_longer_than_five_bytes_is_rejected() {
         let mut b = bytes(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-        assert_eq!(get_unsigned_varint(&mut b), Err(DecodeError::VarintOverflow));
+        assert_eq!(
+            get_unsigned_varint(&mut b),
+            Err(DecodeError::VarintOverflow)
+        );
     }
 
     #[test]
     fn unsigned_varint_overflowing_u32_is_rejected() {
         let mut b = bytes(&[0xff, 0xff, 0xff, 0xff, 0x1f]);
-        assert_eq!(get_unsigned_varint(&mut b), Err(DecodeError::VarintOverflow));
+        assert_eq!(
+            get_unsigned_varint(&mut b),
+            Err(DecodeError::VarintOverflow)
+        );
     }
 
     #[test]
@@ -146,7 +162,10 @@ mod tests {
     #[test]
     fn varlong_longer_than_ten_bytes_is_rejected() {
         let mut b = bytes(&[0xff; 11]);
-        assert_eq!(get_unsigned_varlong(&mut b), Err(DecodeError::VarintOverflow));
+        assert_eq!(
+            get_unsigned_varlong(&mut b),
+            Err(DecodeError::VarintOverflow)
+        );
     }
 
     #[test]
