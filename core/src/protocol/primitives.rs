@@ -159,6 +159,9 @@ pub(crate) fn put_bytes(buf: &mut BytesMut, value: Option<&[u8]>, compact: bool)
     }
 }
 
+/// The most memory an array preallocates from its wire count.
+const PREALLOCATE_BYTES: usize = 64 * 1024;
+
 /// An array, `None` if null on the wire. The count is checked against the remaining
 /// bytes before the vector is allocated.
 pub(crate) fn get_array<T>(
@@ -169,7 +172,11 @@ pub(crate) fn get_array<T>(
     let Some(count) = get_length(buf, compact, false)? else {
         return Ok(None);
     };
-    let mut items = Vec::with_capacity(count);
+    // `count` is at most the remaining bytes, but an element can be far larger in
+    // memory than its one byte on the wire; preallocate at most PREALLOCATE_BYTES and
+    // let the vector grow with elements that actually decode.
+    let cap = count.min(PREALLOCATE_BYTES / std::mem::size_of::<T>().max(1));
+    let mut items = Vec::with_capacity(cap);
     for _ in 0..count {
         items.push(element(buf)?);
     }
