@@ -140,11 +140,6 @@ pub(crate) fn body_file(messages: &[Message]) -> String {
             "\n/// A decoded {suffix} body, one variant per API key."
         )
         .unwrap();
-        out.push_str(
-            "// Variants differ in size; a body is decoded once per frame and moved rarely, so\n",
-        );
-        out.push_str("// boxing every variant would cost an allocation for nothing.\n");
-        out.push_str("#[allow(clippy::large_enum_variant)]\n");
         writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub enum {ty} {{").unwrap();
         for a in &apis {
             writeln!(

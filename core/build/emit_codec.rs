@@ -19,8 +19,9 @@ fn compact_expr(m: &Message, f: &Field) -> String {
     }
 }
 
+/// Whether null is allowed, evaluated where the field is known to be present.
 fn nullable_expr(m: &Message, f: &Field) -> String {
-    f.nullable.condition_expr(m.valid)
+    f.nullable.condition_expr(f.versions.intersect(m.valid))
 }
 
 /// An expression reading the field's value from `buf` (a `&mut Bytes` expression).

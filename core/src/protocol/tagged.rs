@@ -62,6 +62,11 @@ impl TaggedWriter {
     }
 
     pub(crate) fn finish(self, buf: &mut BytesMut, unknown: &[RawTaggedField]) {
+        if self.fields.is_empty() && unknown.is_empty() {
+            // The common case on the produce and fetch paths: no allocation.
+            put_unsigned_varint(buf, 0);
+            return;
+        }
         let mut all: Vec<(u32, &[u8])> = self
             .fields
             .iter()

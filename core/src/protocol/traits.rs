@@ -23,7 +23,9 @@ impl VersionRange {
 /// Writes a value in the layout of one message version.
 ///
 /// Infallible: a field that does not exist in `version` is simply not written, so
-/// the caller picks a version both sides support and fills the fields it has.
+/// the caller picks a version both sides support and fills the fields it has. A
+/// `None` in a version where the field is not nullable is still written as null (the
+/// peer rejects it); lengths beyond what a prefix can express are the caller's bug.
 pub trait Encodable {
     /// Appends the encoding of `self` at `version` to `buf`.
     fn encode(&self, buf: &mut BytesMut, version: i16);
