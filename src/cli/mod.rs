@@ -1,1 +1,1 @@
-pub mod broker;
+pub(crate) mod broker;
