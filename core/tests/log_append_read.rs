@@ -249,7 +249,8 @@ fn rejected_appends_write_nothing() {
     short[8..12].copy_from_slice(&30i32.to_be_bytes());
     let truncated = good.slice(..good.len() - 3);
 
-    let cases: Vec<(&str, Bytes, fn(&LogError) -> bool)> = vec![
+    type Expect = fn(&LogError) -> bool;
+    let cases: Vec<(&str, Bytes, Expect)> = vec![
         ("crc", crc.into(), |e| {
             matches!(e, LogError::CorruptRecord { .. })
         }),
