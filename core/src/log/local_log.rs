@@ -195,7 +195,7 @@ impl Log {
 
         if self
             .active()
-            .should_roll(&self.config, buf.len(), last_offset, now_ms)
+            .should_roll(&self.config, buf.len(), last_offset, max_timestamp, now_ms)
         {
             self.roll(now_ms)?;
         }
@@ -377,7 +377,15 @@ impl Log {
         let found = RecordPositions::new(&bytes).and_then(|mut records| {
             records.find(|r| r.timestamp >= ts && r.offset >= self.log_start_offset)
         });
-        Ok(found.map(|r| (r.offset, r.timestamp)))
+        // The header promises a record at or after `ts`; if the records cannot be read
+        // (a producer bug the CRC does not catch), answer as for a compressed batch.
+        Ok(Some(found.map_or(
+            (
+                header.base_offset.max(self.log_start_offset),
+                header.max_timestamp,
+            ),
+            |r| (r.offset, r.timestamp),
+        )))
     }
 
     /// The largest timestamp in the log and the offset of the first record carrying it,
@@ -452,5 +460,16 @@ impl Log {
             self.partition,
             self.log_start_offset,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_can_be_shared_with_reader_tasks() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Log>();
     }
 }

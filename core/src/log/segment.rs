@@ -197,6 +197,7 @@ impl Segment {
         config: &LogConfig,
         incoming: usize,
         last_offset: i64,
+        max_timestamp: i64,
         now_ms: i64,
     ) -> bool {
         if self.size == 0 {
@@ -210,16 +211,22 @@ impl Segment {
             || last_offset - self.base_offset > i64::from(i32::MAX)
             || self.offset_index.is_full()
             || self.time_index.is_full()
-            || self.time_waited_for_roll(now_ms) > config.segment_ms
+            || self.time_waited_for_roll(now_ms, max_timestamp) > config.segment_ms
     }
 
     /// Rolling by time, as checked periodically.
     pub(crate) fn should_roll_by_time(&self, config: &LogConfig, now_ms: i64) -> bool {
-        self.size > 0 && self.time_waited_for_roll(now_ms) > config.segment_ms
+        self.size > 0 && self.time_waited_for_roll(now_ms, now_ms) > config.segment_ms
     }
 
-    fn time_waited_for_roll(&self, now_ms: i64) -> i64 {
-        now_ms.saturating_sub(self.first_batch_timestamp.unwrap_or(self.created_ms))
+    /// Kafka's `timeWaitedForRoll`: the incoming batch's timestamp minus the first
+    /// batch's, so replaying old data rolls by the data's own time; wall-clock time since
+    /// creation when the segment's first batch has no timestamp.
+    fn time_waited_for_roll(&self, now_ms: i64, message_timestamp: i64) -> i64 {
+        match self.first_batch_timestamp {
+            Some(first) if first >= 0 => message_timestamp.saturating_sub(first),
+            _ => now_ms.saturating_sub(self.created_ms),
+        }
     }
 
     /// Writes already validated batches (offsets assigned) in one write, then indexes
@@ -254,8 +261,11 @@ impl Segment {
                 self.offset_index
                     .append(header.last_offset(), position as u32);
             }
-            self.time_index
-                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp);
+            // The time index's last free slot is kept for the entry written on roll.
+            if !self.time_index.is_full() {
+                self.time_index
+                    .maybe_append(self.max_timestamp, self.offset_of_max_timestamp);
+            }
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += header.total_size() as u64;
