@@ -299,3 +299,22 @@ fn reopening_an_unclosed_log_without_damage_loses_nothing() {
     assert_eq!(log.log_end_offset(), 60);
     assert_eq!(log.read(0, usize::MAX, 60).unwrap(), before);
 }
+
+#[test]
+fn a_log_that_ends_before_its_start_after_recovery_restarts_empty_at_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = partition_dir(&tmp);
+    let b = batch(2, 1);
+    let mut log = open(&dir, config());
+    for _ in 0..5 {
+        log.append(b.clone(), 1).unwrap();
+    }
+    log.delete_records_before(10).unwrap();
+    drop(log);
+    std::fs::remove_file(dir.join("recovery-point-offset-checkpoint")).unwrap();
+    cut(&dir.join(SEGMENT_0), (b.len() * 2 + 5) as u64);
+    let mut log = open(&dir, config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (10, 10));
+    assert_eq!(files(&dir, ".log"), ["00000000000000000010.log"]);
+    assert_eq!(log.append(b, 1).unwrap().base_offset, 10);
+}
