@@ -308,6 +308,9 @@ impl Log {
         }
         let segment = Segment::create(&self.dir, base, &self.config, now_ms)?;
         self.segments.insert(base, segment);
+        // The new file's directory entry must be durable even when there is nothing to
+        // flush (retention rolls a fully flushed log).
+        fs::sync_dir(&self.dir)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled a new segment");
         self.flush()
     }

@@ -137,8 +137,10 @@ impl RecordBatchHeader {
     }
 
     /// Offset of the last record.
+    /// Saturates rather than overflowing on a hostile header.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
     }
 
     /// Compression codec: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
@@ -442,6 +444,36 @@ mod tests {
             validate(&buf, 0, 1 << 20),
             Err(LogError::InvalidRecord { .. })
         ));
+    }
+
+    /// Mutated and truncated inputs must produce errors or clean stops, never panics.
+    #[test]
+    fn hostile_input_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let good = [batch(3), batch(1)].concat();
+        for _ in 0..5_000 {
+            let mut buf = good.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() % buf.len() as u64) as usize;
+                buf[at] = next() as u8;
+            }
+            let cut = (next() % (buf.len() as u64 + 1)) as usize;
+            buf.truncate(cut);
+            let _ = validate(&buf, 0, 1 << 20);
+            let _ = check_stored(&buf);
+            for b in BatchIter::new(Bytes::from(buf.clone())) {
+                let _ = b.header.last_offset();
+                if let Some(records) = records::RecordPositions::new(&b.bytes) {
+                    let _ = records.count();
+                }
+            }
+        }
     }
 
     #[test]
