@@ -450,3 +450,25 @@ fn replaying_old_data_rolls_by_the_data_time_not_the_wall_clock() {
     // 2_200 (1_050 ms after 1_150), although the wall clock is far ahead of all of them.
     assert_eq!(log.segment_count(), 3);
 }
+
+#[test]
+fn a_leader_append_stamps_the_leader_epoch_without_touching_the_crc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = open(&partition_dir(&tmp), config());
+    let produced = concat(&[batch(2, 1), batch(3, 2)]);
+    log.append_with_leader_epoch(produced.clone(), 7, 1)
+        .unwrap();
+    log.append(batch(1, 3), 1).unwrap();
+    let fetched = log.read(0, 1 << 20, 6).unwrap();
+    let batches: Vec<_> = weir_core::log::batch::BatchIter::new(fetched).collect();
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| b.header.partition_leader_epoch)
+            .collect::<Vec<_>>(),
+        [7, 7, 0]
+    );
+    for b in &batches {
+        assert_eq!(b.header.crc, compute_crc(&b.bytes));
+    }
+}

@@ -145,6 +145,27 @@ impl Log {
     /// is set and the CRC recomputed (baseTimestamp is kept, as Kafka does); otherwise
     /// the bytes are stored as produced. Records are never looked at.
     pub fn append(&mut self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.append_batches(records, None, now_ms)
+    }
+
+    /// [`Log::append`] for a leader: also stamps every batch's partitionLeaderEpoch
+    /// (outside the CRC, so no recomputation), which epoch-based truncation (KIP-101)
+    /// relies on.
+    pub fn append_with_leader_epoch(
+        &mut self,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.append_batches(records, Some(leader_epoch), now_ms)
+    }
+
+    fn append_batches(
+        &mut self,
+        records: Bytes,
+        leader_epoch: Option<i32>,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
         let mut pos = 0;
         let mut record_count = 0i64;
         let mut offset_count = 0i64;
@@ -186,6 +207,9 @@ impl Log {
             let header = RecordBatchHeader::parse(&buf[pos..]).expect("validated above");
             let end = pos + header.total_size();
             batch::set_base_offset(&mut buf[pos..end], next);
+            if let Some(epoch) = leader_epoch {
+                batch::set_partition_leader_epoch(&mut buf[pos..end], epoch);
+            }
             if log_append_time >= 0 {
                 batch::set_log_append_time(&mut buf[pos..end], log_append_time);
             }

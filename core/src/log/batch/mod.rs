@@ -331,6 +331,12 @@ pub(crate) fn set_base_offset(batch: &mut [u8], base_offset: i64) {
     batch[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
+/// Stamps the leader epoch; like baseOffset it lies outside the CRC'd region.
+pub(crate) fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    batch[PARTITION_LEADER_EPOCH_AT..PARTITION_LEADER_EPOCH_AT + 4]
+        .copy_from_slice(&epoch.to_be_bytes());
+}
+
 /// Marks the batch as LogAppendTime with `now_ms` as its max timestamp and recomputes
 /// the CRC. Like Kafka (`DefaultRecordBatch.setMaxTimestamp`), baseTimestamp and the
 /// record deltas are left alone: readers take every record's timestamp from
