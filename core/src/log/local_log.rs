@@ -357,6 +357,47 @@ impl Log {
         Ok(self.log_start_offset)
     }
 
+    /// Follower truncation (KIP-101/279): removes every batch whose last offset is at or
+    /// beyond `offset`, so the log end becomes `offset` (or the base of a batch that
+    /// straddles it). Below the log start the log is emptied and restarts at `offset`.
+    /// Moves the recovery point back if needed. A no-op at or beyond the log end.
+    pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
+        if offset >= self.log_end_offset {
+            return Ok(());
+        }
+        tracing::info!(
+            dir = %self.dir.display(),
+            from = self.log_end_offset,
+            to = offset,
+            "truncating log"
+        );
+        if offset < self.log_start_offset {
+            for (_, segment) in std::mem::take(&mut self.segments) {
+                segment.delete()?;
+            }
+            let segment = Segment::create(&self.dir, offset, &self.config, now_ms)?;
+            self.segments.insert(offset, segment);
+            fs::sync_dir(&self.dir)?;
+            self.log_start_offset = offset;
+            self.log_end_offset = offset;
+            self.write_log_start()?;
+        } else {
+            let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(&b, _)| b).collect();
+            for base in doomed {
+                if let Some(segment) = self.segments.remove(&base) {
+                    segment.delete()?;
+                }
+            }
+            let config = self.config.clone();
+            self.log_end_offset = self.active_mut().truncate_to(offset, &config)?;
+        }
+        if self.recovery_point > self.log_end_offset {
+            self.recovery_point = self.log_end_offset;
+            self.write_recovery_point()?;
+        }
+        Ok(())
+    }
+
     /// Flushes, records the final state of the active segment's indexes, trims them and
     /// leaves the clean-shutdown marker so the next open skips recovery.
     pub fn close(mut self) -> Result<(), LogError> {

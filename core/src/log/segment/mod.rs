@@ -261,6 +261,18 @@ impl Segment {
         self.size = size;
         Ok(())
     }
+
+    /// Removes every batch whose last offset is `>= offset` (a batch straddling it goes
+    /// whole) and rebuilds the indexes from what is left. Returns the new next offset.
+    /// The rescan costs a read of the segment; truncation is rare (leader changes).
+    pub(crate) fn truncate_to(&mut self, offset: i64, config: &LogConfig) -> Result<i64, LogError> {
+        if let Some((pos, _)) = self.find_batch(offset)? {
+            self.truncate_log(pos)?;
+        }
+        self.recover(config)?;
+        Ok(self.next_offset.unwrap_or(self.base_offset))
+    }
+
     /// fsyncs the log and both indexes.
     pub(crate) fn flush(&self) -> Result<(), LogError> {
         fs::sync(&self.log, &self.log_path)?;
