@@ -108,7 +108,14 @@ pub(crate) fn error_name(code: RDKafkaErrorCode) -> String {
 /// `NAME (description)` for an error code, e.g.
 /// `TOPIC_ALREADY_EXISTS (Broker: Topic already exists)`.
 pub(crate) fn describe_code(code: RDKafkaErrorCode) -> String {
-    format!("{} ({code})", error_name(code))
+    // rdkafka displays a code as `Variant (description)`; keep only the description.
+    let shown = code.to_string();
+    let variant = format!("{code:?} (");
+    let description = shown
+        .strip_prefix(&variant)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(&shown);
+    format!("{} ({description})", error_name(code))
 }
 
 /// A Kafka error as one line, named as Kafka names it when it carries a code, e.g.
