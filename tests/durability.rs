@@ -10,12 +10,17 @@ use std::time::Duration;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
-use support::{client_config, create_topic, read_all, wait_until, BrokerProcess, InProcessBroker, WAIT};
+use support::{
+    client_config, create_topic, read_all, wait_until, BrokerProcess, InProcessBroker, WAIT,
+};
 use weir_core::broker::BrokerConfig;
+
+/// Values by (partition, offset).
+type Positions = BTreeMap<(i32, i64), Vec<u8>>;
 
 /// Records each acknowledged (partition, offset) → value.
 #[derive(Debug, Default, Clone)]
-struct Acks(Arc<Mutex<BTreeMap<(i32, i64), Vec<u8>>>>);
+struct Acks(Arc<Mutex<Positions>>);
 
 impl ClientContext for Acks {}
 
@@ -69,7 +74,11 @@ fn records_survive_a_graceful_restart_of_the_broker_process() {
     let producer = producer(&broker.bootstrap, acks.clone());
     for i in 0..3000 {
         producer
-            .send(BaseRecord::to(topic).key(&format!("k{}", i % 7)).payload(&format!("v{i:05}")))
+            .send(
+                BaseRecord::to(topic)
+                    .key(&format!("k{}", i % 7))
+                    .payload(&format!("v{i:05}")),
+            )
             .unwrap_or_else(|(err, _)| panic!("send {i} failed: {err}"));
     }
     producer.flush(WAIT).expect("all 3000 records acknowledged");
@@ -80,11 +89,22 @@ fn records_survive_a_graceful_restart_of_the_broker_process() {
 
     let broker = BrokerProcess::restart(dir.path(), &[]);
     let after = read_all(&broker.bootstrap, topic, 3);
-    assert_eq!(values(&after).len(), 3000, "nothing lost across the restart");
+    assert_eq!(
+        values(&after).len(),
+        3000,
+        "nothing lost across the restart"
+    );
     for (partition, messages) in &after {
-        let offsets: Vec<(i64, Option<&[u8]>)> = messages.iter().map(|m| (m.offset(), m.payload())).collect();
-        let expected: Vec<(i64, Option<&[u8]>)> = before[partition].iter().map(|m| (m.offset(), m.payload())).collect();
-        assert_eq!(offsets, expected, "partition {partition} is identical after the restart");
+        let offsets: Vec<(i64, Option<&[u8]>)> =
+            messages.iter().map(|m| (m.offset(), m.payload())).collect();
+        let expected: Vec<(i64, Option<&[u8]>)> = before[partition]
+            .iter()
+            .map(|m| (m.offset(), m.payload()))
+            .collect();
+        assert_eq!(
+            offsets, expected,
+            "partition {partition} is identical after the restart"
+        );
     }
 }
 
@@ -98,7 +118,11 @@ fn records_survive_a_restart_of_the_in_process_broker() {
     let producer = producer(&broker.bootstrap, acks.clone());
     for i in 0..500 {
         producer
-            .send(BaseRecord::<(), _>::to(topic).partition(i % 2).payload(&format!("v{i}")))
+            .send(
+                BaseRecord::<(), _>::to(topic)
+                    .partition(i % 2)
+                    .payload(&format!("v{i}")),
+            )
             .unwrap_or_else(|(err, _)| panic!("send {i} failed: {err}"));
     }
     producer.flush(WAIT).expect("all records acknowledged");
@@ -111,9 +135,17 @@ fn records_survive_a_restart_of_the_in_process_broker() {
     let found: BTreeMap<(i32, i64), Vec<u8>> = after
         .values()
         .flatten()
-        .map(|m| ((m.partition(), m.offset()), m.payload().unwrap_or_default().to_vec()))
+        .map(|m| {
+            (
+                (m.partition(), m.offset()),
+                m.payload().unwrap_or_default().to_vec(),
+            )
+        })
         .collect();
-    assert_eq!(found, acked, "exactly the acknowledged records, at their offsets");
+    assert_eq!(
+        found, acked,
+        "exactly the acknowledged records, at their offsets"
+    );
     broker.stop();
 }
 
@@ -135,7 +167,11 @@ fn acknowledged_records_survive_kill_9_during_produce() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let value = format!("crash-{i:08}").into_bytes();
                 sent.lock().unwrap().insert(value.clone());
-                match producer.send(BaseRecord::<(), _>::to(topic).partition((i % 2) as i32).payload(&value)) {
+                match producer.send(
+                    BaseRecord::<(), _>::to(topic)
+                        .partition((i % 2) as i32)
+                        .payload(&value),
+                ) {
                     Ok(()) => i += 1,
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -147,7 +183,9 @@ fn acknowledged_records_survive_kill_9_during_produce() {
             let _ = producer.flush(Duration::from_secs(15));
         })
     };
-    wait_until("2000 acknowledged records before the crash", || acks.count() >= 2000);
+    wait_until("2000 acknowledged records before the crash", || {
+        acks.count() >= 2000
+    });
     broker.kill9();
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -158,7 +196,12 @@ fn acknowledged_records_survive_kill_9_during_produce() {
     let found: BTreeMap<(i32, i64), Vec<u8>> = after
         .values()
         .flatten()
-        .map(|m| ((m.partition(), m.offset()), m.payload().unwrap_or_default().to_vec()))
+        .map(|m| {
+            (
+                (m.partition(), m.offset()),
+                m.payload().unwrap_or_default().to_vec(),
+            )
+        })
         .collect();
     let acked = acks.0.lock().unwrap().clone();
     assert!(acked.len() >= 2000);

@@ -4,8 +4,12 @@ mod support;
 
 use std::path::Path;
 
+use rdkafka::admin::{AlterConfig, ResourceSpecifier};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use support::{client_config, create_topic, wait_until, watermarks, BrokerProcess, WAIT};
+use support::{
+    admin, admin_options, block_on, client_config, create_topic, wait_until, watermarks,
+    BrokerProcess, WAIT,
+};
 
 fn segment_files(dir: &Path, topic: &str, partition: i32) -> usize {
     let partition_dir = dir.join(format!("{topic}-{partition}"));
@@ -28,7 +32,7 @@ fn retention_removes_old_segments_and_advances_the_low_watermark() {
         &broker.bootstrap,
         topic,
         1,
-        &[("segment.bytes", "2048"), ("retention.ms", "1500")],
+        &[("segment.bytes", "2048"), ("retention.ms", "-1")],
     );
     let producer: BaseProducer = client_config(&broker.bootstrap)
         .set("acks", "all")
@@ -48,7 +52,22 @@ fn retention_removes_old_segments_and_advances_the_low_watermark() {
         "2 KiB segments roll several times for 60 × 200 bytes (found {segments_before})"
     );
     let (low, high) = watermarks(&broker.bootstrap, topic, 1)[&0];
-    assert_eq!((low, high), (0, 60));
+    assert_eq!(
+        (low, high),
+        (0, 60),
+        "nothing expires while retention.ms=-1"
+    );
+
+    // Now make everything but the active segment old enough to go.
+    let admin = admin(&broker.bootstrap);
+    let alter = AlterConfig::new(ResourceSpecifier::Topic(topic))
+        .set("segment.bytes", "2048")
+        .set("retention.ms", "1000");
+    let results = block_on(admin.alter_configs([&alter], &admin_options())).expect("AlterConfigs");
+    assert!(
+        results.iter().all(Result::is_ok),
+        "AlterConfigs retention.ms=1000 failed: {results:?}"
+    );
 
     wait_until("retention to advance the low watermark", || {
         watermarks(&broker.bootstrap, topic, 1)[&0].0 > 0
@@ -58,5 +77,8 @@ fn retention_removes_old_segments_and_advances_the_low_watermark() {
     });
     let (low, high) = watermarks(&broker.bootstrap, topic, 1)[&0];
     assert_eq!(high, 60, "retention never moves the high watermark");
-    assert!(low > 0 && low <= high, "low watermark {low} advanced, within the log");
+    assert!(
+        low > 0 && low <= high,
+        "low watermark {low} advanced, within the log"
+    );
 }

@@ -34,6 +34,23 @@ impl ClientArgs {
         }
         config
     }
+
+    /// A consumer config for reading assigned partitions without a consumer group,
+    /// with `extra` defaults.
+    ///
+    /// librdkafka's `assign()` needs a group handle even when nothing joins or commits,
+    /// so the consumer gets a private `group.id` that is never joined (no subscribe)
+    /// and never committed to (auto commit and offset store off).
+    pub(crate) fn groupless_consumer_config(&self, extra: &[(&str, &str)]) -> ClientConfig {
+        let group = format!("weir-cli-{}", std::process::id());
+        let mut defaults = vec![
+            ("group.id", group.as_str()),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+        ];
+        defaults.extend_from_slice(extra);
+        self.config_with(&defaults)
+    }
 }
 
 /// Record batch compression codec.

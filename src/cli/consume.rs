@@ -84,10 +84,7 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                 ("enable.auto.commit", "true"),
             ])
         }
-        None => args.client.config_with(&[
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-        ]),
+        None => args.client.groupless_consumer_config(&[]),
     };
     if args.exit_at_end {
         config.set("enable.partition.eof", "true");

@@ -11,17 +11,17 @@ use weir_core::broker::{self, BrokerConfig, BrokerError};
 /// `weir_core::broker::run` on `127.0.0.1:0`, stopped through its cancellation token
 /// when dropped.
 #[derive(Debug)]
-pub struct InProcessBroker {
+pub(crate) struct InProcessBroker {
     runtime: Option<Runtime>,
     task: Option<JoinHandle<Result<(), BrokerError>>>,
     shutdown: CancellationToken,
     /// `127.0.0.1:PORT`.
-    pub bootstrap: String,
+    pub(crate) bootstrap: String,
 }
 
 impl InProcessBroker {
     /// Starts a broker with `config` (its `data_dir` is the caller's to own).
-    pub fn start(config: BrokerConfig) -> InProcessBroker {
+    pub(crate) fn start(config: BrokerConfig) -> InProcessBroker {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -44,7 +44,7 @@ impl InProcessBroker {
     }
 
     /// Stops the broker, waits for it, and fails the test if it stopped with an error.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         if let Err(err) = self.shutdown_and_wait() {
             panic!("the broker stopped with an error: {err}");
         }

@@ -2,7 +2,7 @@
 //! process), rdkafka clients pointed at them, and bounded waits.
 //!
 //! Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod in_process;
 mod process;
@@ -17,14 +17,14 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-pub use in_process::InProcessBroker;
-pub use process::BrokerProcess;
+pub(crate) use in_process::InProcessBroker;
+pub(crate) use process::BrokerProcess;
 
 /// How long any single wait in a test may take before it fails with a message.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// Runs a future (an rdkafka admin call) to completion on a small runtime.
-pub fn block_on<F: Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -33,7 +33,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// A client config for `bootstrap` with test-friendly timeouts.
-pub fn client_config(bootstrap: &str) -> ClientConfig {
+pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
@@ -42,20 +42,20 @@ pub fn client_config(bootstrap: &str) -> ClientConfig {
     config
 }
 
-pub fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+pub(crate) fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
     client_config(bootstrap)
         .create()
         .expect("create admin client")
 }
 
-pub fn admin_options() -> AdminOptions {
+pub(crate) fn admin_options() -> AdminOptions {
     AdminOptions::new()
         .request_timeout(Some(WAIT))
         .operation_timeout(Some(WAIT))
 }
 
 /// Creates a topic and waits until its partitions show up in metadata.
-pub fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+pub(crate) fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(&str, &str)]) {
     let admin = admin(bootstrap);
     let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     for (key, value) in configs {
@@ -69,23 +69,28 @@ pub fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(&s
         }
     }
     let consumer = consumer(bootstrap);
-    wait_until(&format!("topic {name} to have {partitions} partitions"), || {
-        consumer
-            .fetch_metadata(Some(name), Duration::from_secs(5))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .iter()
-                    .find(|t| t.name() == name)
-                    .map(|t| t.error().is_none() && t.partitions().len() == partitions as usize)
-            })
-            .unwrap_or(false)
-    });
+    wait_until(
+        &format!("topic {name} to have {partitions} partitions"),
+        || {
+            consumer
+                .fetch_metadata(Some(name), Duration::from_secs(5))
+                .ok()
+                .and_then(|m| {
+                    m.topics()
+                        .iter()
+                        .find(|t| t.name() == name)
+                        .map(|t| t.error().is_none() && t.partitions().len() == partitions as usize)
+                })
+                .unwrap_or(false)
+        },
+    );
 }
 
-/// A consumer without a group, for `assign`.
-pub fn consumer(bootstrap: &str) -> BaseConsumer {
+/// A consumer for `assign` (librdkafka needs a group id for that, but this consumer
+/// never joins the group nor commits).
+pub(crate) fn consumer(bootstrap: &str) -> BaseConsumer {
     client_config(bootstrap)
+        .set("group.id", "weir-tests")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .create()
@@ -93,7 +98,7 @@ pub fn consumer(bootstrap: &str) -> BaseConsumer {
 }
 
 /// Polls `check` until it holds, failing the test after [`WAIT`].
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !check() {
         assert!(
@@ -105,7 +110,11 @@ pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 /// Low and high watermarks of every partition of `topic`.
-pub fn watermarks(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, (i64, i64)> {
+pub(crate) fn watermarks(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> BTreeMap<i32, (i64, i64)> {
     let consumer = consumer(bootstrap);
     (0..partitions)
         .map(|p| {
@@ -119,7 +128,11 @@ pub fn watermarks(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32
 
 /// Reads every partition of `topic` from its start to its current high watermark and
 /// returns the records per partition, in offset order.
-pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, Vec<OwnedMessage>> {
+pub(crate) fn read_all(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> BTreeMap<i32, Vec<OwnedMessage>> {
     let ends = watermarks(bootstrap, topic, partitions);
     let consumer = consumer(bootstrap);
     let mut assignment = TopicPartitionList::new();
@@ -129,10 +142,13 @@ pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, 
             .expect("add partition");
     }
     consumer.assign(&assignment).expect("assign");
-    let mut out: BTreeMap<i32, Vec<OwnedMessage>> = (0..partitions).map(|p| (p, Vec::new())).collect();
+    let mut out: BTreeMap<i32, Vec<OwnedMessage>> =
+        (0..partitions).map(|p| (p, Vec::new())).collect();
     let done = |out: &BTreeMap<i32, Vec<OwnedMessage>>| {
         ends.iter().all(|(p, (_, high))| {
-            out[p].last().map_or(*high == 0 || ends[p].0 >= *high, |m| m.offset() + 1 >= *high)
+            out[p].last().map_or(*high == 0 || ends[p].0 >= *high, |m| {
+                m.offset() + 1 >= *high
+            })
         })
     };
     let deadline = Instant::now() + WAIT;
@@ -140,12 +156,16 @@ pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, 
         assert!(
             Instant::now() < deadline,
             "timed out reading {topic} up to its high watermarks {ends:?}; got {:?} records",
-            out.iter().map(|(p, v)| (*p, v.len())).collect::<BTreeMap<_, _>>()
+            out.iter()
+                .map(|(p, v)| (*p, v.len()))
+                .collect::<BTreeMap<_, _>>()
         );
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 let p = message.partition();
-                out.get_mut(&p).expect("assigned partition").push(message.detach());
+                out.get_mut(&p)
+                    .expect("assigned partition")
+                    .push(message.detach());
             }
             Some(Err(err)) => panic!("fetch from {topic} failed: {err}"),
             None => {}
@@ -155,7 +175,7 @@ pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, 
 }
 
 /// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")

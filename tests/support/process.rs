@@ -10,10 +10,10 @@ use super::WAIT;
 
 /// A `weir broker` child process on `127.0.0.1:<free port>`; killed on drop.
 #[derive(Debug)]
-pub struct BrokerProcess {
+pub(crate) struct BrokerProcess {
     child: Option<Child>,
     /// `127.0.0.1:PORT` as the broker reported it.
-    pub bootstrap: String,
+    pub(crate) bootstrap: String,
     data_dir: PathBuf,
     extra_args: Vec<String>,
     /// Everything the broker wrote to stderr, for failure messages.
@@ -23,7 +23,7 @@ pub struct BrokerProcess {
 impl BrokerProcess {
     /// Starts `weir broker --data-dir DIR --listen 127.0.0.1:0 [extra_args]` and waits
     /// for it to say which port it listens on.
-    pub fn start(data_dir: &Path, extra_args: &[&str]) -> BrokerProcess {
+    pub(crate) fn start(data_dir: &Path, extra_args: &[&str]) -> BrokerProcess {
         let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
         let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
             .arg("broker")
@@ -80,7 +80,7 @@ impl BrokerProcess {
     }
 
     /// Asks the broker to stop with SIGTERM and waits for it to exit.
-    pub fn terminate(mut self) {
+    pub(crate) fn terminate(mut self) {
         let mut child = self.child.take().expect("running");
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -108,27 +108,27 @@ impl BrokerProcess {
     }
 
     /// Kills the broker with SIGKILL (no chance to flush or clean up).
-    pub fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         let mut child = self.child.take().expect("running");
         child.kill().expect("SIGKILL the broker");
         let _ = child.wait();
     }
 
     /// Starts a new broker on the same data directory with the same flags.
-    pub fn restart(data_dir: &Path, extra_args: &[&str]) -> BrokerProcess {
+    pub(crate) fn restart(data_dir: &Path, extra_args: &[&str]) -> BrokerProcess {
         BrokerProcess::start(data_dir, extra_args)
     }
 
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
-    pub fn extra_args(&self) -> &[String] {
+    pub(crate) fn extra_args(&self) -> &[String] {
         &self.extra_args
     }
 
     /// The broker's stderr so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

@@ -33,9 +33,7 @@ pub(crate) struct PerfConsumeArgs {
 pub(crate) fn run(args: PerfConsumeArgs) -> anyhow::Result<()> {
     let consumer: BaseConsumer = args
         .client
-        .config_with(&[
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
+        .groupless_consumer_config(&[
             ("fetch.max.bytes", "52428800"),
             ("max.partition.fetch.bytes", "10485760"),
             ("receive.message.max.bytes", "104857600"),
