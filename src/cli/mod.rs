@@ -4,9 +4,6 @@
 
 use clap::{Parser, Subcommand};
 
-// The broker command keeps `pub` items: its owner writes it as a module that could be
-// reused from a library target.
-#[allow(unreachable_pub)]
 mod broker;
 mod client;
 mod consume;
