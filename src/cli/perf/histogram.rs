@@ -20,6 +20,8 @@ pub(super) struct Histogram {
     count: AtomicU64,
     sum: AtomicU64,
     max: AtomicU64,
+    /// Max since the last [`Histogram::take_window_max`], for progress lines.
+    window_max: AtomicU64,
 }
 
 /// A point-in-time copy for computing percentiles.
@@ -38,6 +40,7 @@ impl Histogram {
             count: AtomicU64::new(0),
             sum: AtomicU64::new(0),
             max: AtomicU64::new(0),
+            window_max: AtomicU64::new(0),
         }
     }
 
@@ -47,14 +50,19 @@ impl Histogram {
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum.fetch_add(micros, Ordering::Relaxed);
         self.max.fetch_max(micros, Ordering::Relaxed);
+        self.window_max.fetch_max(micros, Ordering::Relaxed);
     }
 
-    /// Count, sum and max so far (cheap; for progress windows).
-    pub(super) fn totals(&self) -> (u64, u64, u64) {
+    /// The max since the previous call, resetting it.
+    pub(super) fn take_window_max(&self) -> u64 {
+        self.window_max.swap(0, Ordering::Relaxed)
+    }
+
+    /// Count and sum so far (cheap; for progress windows).
+    pub(super) fn totals(&self) -> (u64, u64) {
         (
             self.count.load(Ordering::Relaxed),
             self.sum.load(Ordering::Relaxed),
-            self.max.load(Ordering::Relaxed),
         )
     }
 

@@ -190,7 +190,8 @@ fn report_progress(
     let histogram = &producer.context().latency;
     let mut last = (Instant::now(), 0u64, 0u64);
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(PROGRESS_EVERY) {
-        let (count, sum, max) = histogram.totals();
+        let (count, sum) = histogram.totals();
+        let max = histogram.take_window_max();
         let (at, last_count, last_sum) = last;
         let window = count - last_count;
         let (recs, mib) = rates(window, window * record_size, at.elapsed().as_secs_f64());
@@ -201,7 +202,7 @@ fn report_progress(
         };
         eprintln!(
             "{window} records sent, {recs:.1} records/sec ({mib:.2} MB/sec), \
-             {avg:.2} ms avg latency, {:.2} ms max latency (so far).",
+             {avg:.2} ms avg latency, {:.2} ms max latency.",
             max as f64 / 1000.0
         );
         last = (Instant::now(), count, sum);
