@@ -6,6 +6,8 @@
 //! → `broker` (network, one file per API group). Nothing lower imports anything higher.
 
 pub mod broker;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod metadata;
 pub mod partition;
