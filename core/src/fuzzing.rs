@@ -69,7 +69,10 @@ pub fn request(data: &[u8]) {
     let mut rest = encoded.clone();
     let again = RequestBody::decode(api_key, version, &mut rest)
         .unwrap_or_else(|error| panic!("{name} v{version}: re-encoded body fails: {error}"));
-    assert!(rest.is_empty(), "{name} v{version}: re-encoding leaves bytes");
+    assert!(
+        rest.is_empty(),
+        "{name} v{version}: re-encoding leaves bytes"
+    );
     let mut twice = BytesMut::new();
     again.encode(&mut twice, version);
     assert_eq!(twice, encoded, "{name} v{version}: encoding is not stable");
