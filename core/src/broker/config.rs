@@ -1,5 +1,7 @@
 //! Broker-level configuration, in Kafka's `server.properties` vocabulary.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,6 +10,19 @@ use crate::metadata::{ConfigError, TopicDefaults};
 
 /// Kafka's default `socket.request.max.bytes`: 100 MiB.
 pub const DEFAULT_REQUEST_MAX_BYTES: usize = 100 * 1024 * 1024;
+/// Default `max.connections`. Kafka's is unlimited (2147483647); a broker that runs
+/// out of file descriptors fails every client, so Weir caps at a number a default
+/// `ulimit -n` raised for a server can hold.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default `max.connections.per.ip`. Kafka's is unlimited; one misbehaving client
+/// host should not be able to take every slot.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1_000;
+/// Kafka's default `connections.max.idle.ms`: 10 minutes.
+pub const DEFAULT_CONNECTIONS_MAX_IDLE: Duration = Duration::from_millis(600_000);
+/// Default `weir.max.in.flight.requests.per.connection`.
+pub const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION: usize = 64;
+/// Default `weir.decompressed.max.bytes`: 64 MiB.
+pub const DEFAULT_DECOMPRESSED_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// Everything a broker needs to run. [`BrokerConfig::new`] gives defaults that run out
 /// of the box; [`BrokerConfig::set`] takes Kafka's key names.
@@ -26,6 +41,25 @@ pub struct BrokerConfig {
     /// `socket.request.max.bytes`: frames larger than this close the connection before
     /// their body is read.
     pub request_max_bytes: usize,
+    /// `max.connections`: connections held at once, from all clients. One more is
+    /// accepted and closed at once.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: connections held at once from one client address.
+    pub max_connections_per_ip: usize,
+    /// `max.connections.per.ip.overrides`: per-address exceptions, `ip:count,…`.
+    pub max_connections_per_ip_overrides: HashMap<IpAddr, usize>,
+    /// `connections.max.idle.ms`: a connection with no request in progress and no
+    /// bytes read or written for this long is closed; `None` (-1) never.
+    pub connections_max_idle: Option<Duration>,
+    /// `weir.max.in.flight.requests.per.connection`: requests of one connection
+    /// started but not yet answered. At the limit the connection stops reading (the
+    /// client's sends back up in TCP) until a response leaves. Kafka's
+    /// `queued.max.requests` bounds one broker-wide queue, which Weir does not have.
+    pub max_in_flight_per_connection: usize,
+    /// `weir.decompressed.max.bytes`: the most bytes the broker inflates one
+    /// compressed batch to when it must look inside (log compaction); a batch that
+    /// would inflate further is left as it is.
+    pub decompressed_max_bytes: usize,
     /// `log.retention.check.interval.ms`
     pub retention_check_interval: Duration,
     /// Broker-level defaults of topic configs (`log.retention.ms`, `log.segment.bytes`, …).
@@ -41,6 +75,12 @@ impl BrokerConfig {
             auto_create_topics: true,
             num_partitions: 1,
             request_max_bytes: DEFAULT_REQUEST_MAX_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_connections_per_ip_overrides: HashMap::new(),
+            connections_max_idle: Some(DEFAULT_CONNECTIONS_MAX_IDLE),
+            max_in_flight_per_connection: DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+            decompressed_max_bytes: DEFAULT_DECOMPRESSED_MAX_BYTES,
             retention_check_interval: Duration::from_millis(300_000),
             topic_defaults: TopicDefaults::default(),
         }
@@ -66,6 +106,27 @@ impl BrokerConfig {
             }
             "num.partitions" => self.num_partitions = int(1)? as i32,
             "socket.request.max.bytes" => self.request_max_bytes = int(1)? as usize,
+            "max.connections" => self.max_connections = int(0)? as usize,
+            "max.connections.per.ip" => self.max_connections_per_ip = int(0)? as usize,
+            "max.connections.per.ip.overrides" => {
+                self.max_connections_per_ip_overrides = parse_ip_overrides(key, value)?;
+            }
+            "connections.max.idle.ms" => {
+                let ms = long(-1)?;
+                if ms == 0 {
+                    return Err(ConfigError::Invalid {
+                        name: key.to_owned(),
+                        value: value.to_owned(),
+                        reason: "must be positive, or -1 to never close idle connections"
+                            .to_owned(),
+                    });
+                }
+                self.connections_max_idle = u64::try_from(ms).ok().map(Duration::from_millis);
+            }
+            "weir.max.in.flight.requests.per.connection" => {
+                self.max_in_flight_per_connection = int(1)? as usize;
+            }
+            "weir.decompressed.max.bytes" => self.decompressed_max_bytes = int(1)? as usize,
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(long(1)? as u64)
             }
@@ -106,6 +167,28 @@ impl BrokerConfig {
                 "log.retention.check.interval.ms".to_owned(),
                 self.retention_check_interval.as_millis().to_string(),
             ),
+            ("max.connections".to_owned(), self.max_connections.to_string()),
+            (
+                "max.connections.per.ip".to_owned(),
+                self.max_connections_per_ip.to_string(),
+            ),
+            (
+                "max.connections.per.ip.overrides".to_owned(),
+                format_ip_overrides(&self.max_connections_per_ip_overrides),
+            ),
+            (
+                "connections.max.idle.ms".to_owned(),
+                self.connections_max_idle
+                    .map_or("-1".to_owned(), |idle| idle.as_millis().to_string()),
+            ),
+            (
+                "weir.max.in.flight.requests.per.connection".to_owned(),
+                self.max_in_flight_per_connection.to_string(),
+            ),
+            (
+                "weir.decompressed.max.bytes".to_owned(),
+                self.decompressed_max_bytes.to_string(),
+            ),
         ];
         if let Some((host, port)) = &self.advertised {
             entries.push((
@@ -131,6 +214,44 @@ impl BrokerConfig {
             .set_broker_key("log.retention.ms", &ms.to_string())
             .map(|_| ())
     }
+}
+
+/// Parses Kafka's `max.connections.per.ip.overrides`: `ip:count` pairs separated by
+/// commas (IPv6 addresses in brackets or bare; the count follows the last colon).
+/// Host names are not resolved, so only addresses are accepted.
+fn parse_ip_overrides(key: &str, value: &str) -> Result<HashMap<IpAddr, usize>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: key.to_owned(),
+        value: value.to_owned(),
+        reason,
+    };
+    let mut overrides = HashMap::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (ip, count) = entry
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(format!("'{entry}' is not ip:count")))?;
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| invalid(format!("'{ip}' is not an IP address")))?;
+        let count = count
+            .parse()
+            .map_err(|_| invalid(format!("'{count}' is not a connection count")))?;
+        overrides.insert(ip, count);
+    }
+    Ok(overrides)
+}
+
+fn format_ip_overrides(overrides: &HashMap<IpAddr, usize>) -> String {
+    let mut entries: Vec<String> = overrides
+        .iter()
+        .map(|(ip, count)| match ip {
+            IpAddr::V4(_) => format!("{ip}:{count}"),
+            IpAddr::V6(_) => format!("[{ip}]:{count}"),
+        })
+        .collect();
+    entries.sort();
+    entries.join(",")
 }
 
 /// Parses `host:port`, also accepting Kafka's `PLAINTEXT://host:port` listener form.
@@ -182,5 +303,54 @@ mod tests {
         );
         assert!(config.set("num.partitions", "0").is_err());
         assert!(config.set("advertised.listeners", "nohost").is_err());
+        assert!(config.set("connections.max.idle.ms", "0").is_err());
+        assert!(config.set("max.connections", "-1").is_err());
+        assert!(config.set("max.connections.per.ip.overrides", "host:3").is_err());
+        assert!(config.set("weir.max.in.flight.requests.per.connection", "0").is_err());
+    }
+
+    #[test]
+    fn connection_limits_have_kafka_keys_and_defaults() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(config.max_connections_per_ip, 1_000);
+        assert_eq!(
+            config.connections_max_idle,
+            Some(Duration::from_secs(600))
+        );
+        config.set("max.connections", "50").unwrap();
+        config.set("max.connections.per.ip", "5").unwrap();
+        config
+            .set("max.connections.per.ip.overrides", "127.0.0.1:100, [::1]:7")
+            .unwrap();
+        config.set("connections.max.idle.ms", "-1").unwrap();
+        config
+            .set("weir.max.in.flight.requests.per.connection", "4")
+            .unwrap();
+        config.set("weir.decompressed.max.bytes", "1048576").unwrap();
+        assert_eq!(config.max_connections, 50);
+        assert_eq!(config.max_connections_per_ip, 5);
+        assert_eq!(
+            config.max_connections_per_ip_overrides,
+            HashMap::from([
+                ("127.0.0.1".parse().unwrap(), 100),
+                ("::1".parse().unwrap(), 7)
+            ])
+        );
+        assert_eq!(config.connections_max_idle, None);
+        assert_eq!(config.max_in_flight_per_connection, 4);
+        assert_eq!(config.decompressed_max_bytes, 1 << 20);
+        let entries = config.entries();
+        let get = |key: &str| {
+            entries
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get("connections.max.idle.ms").as_deref(), Some("-1"));
+        assert_eq!(
+            get("max.connections.per.ip.overrides").as_deref(),
+            Some("127.0.0.1:100,[::1]:7")
+        );
     }
 }

@@ -7,23 +7,35 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::apis::{self, Outcome};
+use super::limits::ConnectionPermit;
 use super::state::BrokerState;
 use super::FrameReader;
 
-/// Requests of one connection whose responses may be pending at once.
-const MAX_IN_FLIGHT: usize = 64;
+/// Stands in for "never" when `connections.max.idle.ms` is -1.
+const NO_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// Serves one connection until the client closes it, a request cannot be read, it
+/// sits idle for `connections.max.idle.ms`, or the broker shuts down. `_permit`
+/// holds the connection's slot under the connection limits until then.
+///
+/// At most `weir.max.in.flight.requests.per.connection` requests are started and
+/// unanswered at once. At the limit the connection neither reads nor cuts frames
+/// already read, so a client pipelining faster than it is served is slowed down by
+/// TCP flow control and the broker holds a bounded amount of its data.
 pub(crate) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
+    _permit: ConnectionPermit,
     state: Arc<BrokerState>,
     shutdown: CancellationToken,
 ) {
@@ -31,11 +43,46 @@ pub(crate) async fn serve(
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let frames = FrameReader::new(state.config.request_max_bytes);
+    let max_in_flight = state.config.max_in_flight_per_connection.max(1);
+    let idle_timeout = state.config.connections_max_idle;
+    let idle_after = idle_timeout.unwrap_or(NO_IDLE_TIMEOUT);
+    let idle = tokio::time::sleep(idle_after);
+    tokio::pin!(idle);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut in_flight = FuturesOrdered::new();
+    // Whether new requests are taken: false after the client's end of stream, a read
+    // error, a frame that cannot be read, or shutdown.
     let mut reading = true;
+    let mut throttled = false;
 
-    'serve: while reading || !in_flight.is_empty() {
+    'serve: loop {
+        // Start the requests already read, in order, up to the in-flight limit.
+        while reading && in_flight.len() < max_in_flight {
+            let frame = match frames.next_frame(&mut buf) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(%peer, %error, "closing connection");
+                    reading = false;
+                    break;
+                }
+            };
+            match apis::start(&state, frame).await {
+                Outcome::Respond(pending) => in_flight.push_back(pending),
+                Outcome::Close(reason) => {
+                    tracing::warn!(%peer, "closing connection: {reason}");
+                    break 'serve;
+                }
+            }
+        }
+        if !reading && in_flight.is_empty() {
+            break;
+        }
+        let at_limit = in_flight.len() >= max_in_flight;
+        if at_limit && !throttled {
+            tracing::debug!(%peer, max_in_flight, "in-flight request limit reached; reading paused");
+        }
+        throttled = at_limit;
         tokio::select! {
             _ = shutdown.cancelled(), if reading => reading = false,
             Some(response) = in_flight.next(), if !in_flight.is_empty() => {
@@ -46,33 +93,19 @@ pub(crate) async fn serve(
                         return;
                     }
                 }
+                idle.as_mut().reset(Instant::now() + idle_after);
             }
-            read = reader.read_buf(&mut buf), if reading && in_flight.len() < MAX_IN_FLIGHT => {
-                match read {
-                    Ok(0) => reading = false,
-                    Ok(_) => loop {
-                        let frame = match frames.next_frame(&mut buf) {
-                            Ok(Some(frame)) => frame,
-                            Ok(None) => break,
-                            Err(error) => {
-                                tracing::warn!(%peer, %error, "closing connection");
-                                reading = false;
-                                break;
-                            }
-                        };
-                        match apis::start(&state, frame).await {
-                            Outcome::Respond(pending) => in_flight.push_back(pending),
-                            Outcome::Close(reason) => {
-                                tracing::warn!(%peer, "closing connection: {reason}");
-                                break 'serve;
-                            }
-                        }
-                    },
-                    Err(error) => {
-                        tracing::debug!(%peer, %error, "reading from the connection failed");
-                        reading = false;
-                    }
+            read = reader.read_buf(&mut buf), if reading && !at_limit => match read {
+                Ok(0) => reading = false,
+                Ok(_) => idle.as_mut().reset(Instant::now() + idle_after),
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "reading from the connection failed");
+                    reading = false;
                 }
+            },
+            () = &mut idle, if idle_timeout.is_some() && reading && in_flight.is_empty() => {
+                tracing::debug!(%peer, ?idle_after, "closing a connection idle for connections.max.idle.ms");
+                break;
             }
         }
     }

@@ -15,11 +15,16 @@ mod config;
 mod connection;
 mod error;
 mod frame;
+mod limits;
 mod meta_properties;
 mod server;
 mod state;
 
-pub use config::{parse_host_port, BrokerConfig, DEFAULT_REQUEST_MAX_BYTES};
+pub use config::{
+    parse_host_port, BrokerConfig, DEFAULT_CONNECTIONS_MAX_IDLE, DEFAULT_DECOMPRESSED_MAX_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+    DEFAULT_REQUEST_MAX_BYTES,
+};
 pub use error::BrokerError;
 pub use frame::{FrameError, FrameReader};
 pub use server::run;

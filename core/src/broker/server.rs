@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::limits::ConnectionLimits;
 use super::state::BrokerState;
 use super::{connection, meta_properties, BrokerConfig, BrokerError};
 use crate::metadata::{RegistryOptions, TopicRegistry};
@@ -70,18 +71,32 @@ pub async fn run(
 
     let connections = TaskTracker::new();
     let connections_shutdown = shutdown.child_token();
+    let limits = ConnectionLimits::new(
+        state.config.max_connections,
+        state.config.max_connections_per_ip,
+        state.config.max_connections_per_ip_overrides.clone(),
+    );
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(connection::serve(
-                        stream,
-                        peer,
-                        state.clone(),
-                        connections_shutdown.clone(),
-                    ));
-                }
+                Ok((stream, peer)) => match limits.acquire(peer.ip()) {
+                    Ok(permit) => {
+                        connections.spawn(connection::serve(
+                            stream,
+                            peer,
+                            permit,
+                            state.clone(),
+                            connections_shutdown.clone(),
+                        ));
+                    }
+                    // Closed at once, unread: Kafka's answer to a connection over a
+                    // limit, and the cheapest one.
+                    Err(refusal) => {
+                        limits.warn_refused(peer.ip(), refusal);
+                        drop(stream);
+                    }
+                },
                 // Running out of file descriptors or a connection reset before accept
                 // must not stop the broker; back off briefly and keep serving.
                 Err(error) => {
