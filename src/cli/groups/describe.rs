@@ -128,7 +128,6 @@ mod tests {
             assigned_partitions: vec![TopicPartition {
                 topic: "orders".into(),
                 partitions: vec![0, 2],
-                ..Default::default()
             }],
             ..Default::default()
         };
