@@ -261,13 +261,8 @@ async fn members_commit_with_their_generation_and_strangers_cannot() {
         group_id: "consumers".into(),
         topics: vec![OffsetDeleteRequestTopic {
             name: "events".into(),
-            partitions: vec![OffsetDeleteRequestPartition {
-                partition_index: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
+            partitions: vec![OffsetDeleteRequestPartition { partition_index: 0 }],
         }],
-        ..Default::default()
     };
     let refused = client.send(&delete, 0).await;
     assert_eq!(refused.error_code, NONE);
@@ -334,13 +329,8 @@ async fn committed_offsets_and_groups_survive_a_restart() {
         group_id: "g3".into(),
         topics: vec![OffsetDeleteRequestTopic {
             name: "ledger".into(),
-            partitions: vec![OffsetDeleteRequestPartition {
-                partition_index: 2,
-                ..Default::default()
-            }],
-            ..Default::default()
+            partitions: vec![OffsetDeleteRequestPartition { partition_index: 2 }],
         }],
-        ..Default::default()
     };
     assert_eq!(
         client.send(&delete, 0).await.topics[0].partitions[0].error_code,

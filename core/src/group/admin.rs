@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
-use super::group::GroupState;
 use super::records::RecordKey;
+use super::state::GroupState;
 use super::GroupCoordinator;
 use crate::protocol::ErrorCode;
 

@@ -2,7 +2,7 @@
 
 use tokio::time::Instant;
 
-use super::group::{Group, GroupState};
+use super::state::{Group, GroupState};
 use super::{GroupCoordinator, Inner};
 use crate::protocol::ErrorCode;
 

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::group::{Group, GroupState};
 use super::member::Member;
+use super::state::{Group, GroupState};
 use super::{new_member_id, ClientInfo, GroupCoordinator, Inner, QueuedWrite};
 use crate::protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use crate::protocol::ErrorCode;
@@ -298,11 +298,10 @@ impl Inner {
         if group.state == GroupState::PreparingRebalance
             && group.initial_delay.is_none()
             && group.all_joined()
+            && group.complete_join(now, now_ms).is_some()
         {
-            if group.complete_join(now, now_ms).is_some() {
-                let write = self.write_group(group).await;
-                self.finish_in_background(write);
-            }
+            let write = self.write_group(group).await;
+            self.finish_in_background(write);
         }
     }
 }

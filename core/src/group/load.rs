@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::group::{Group, GroupState};
 use super::member::Member;
 use super::records::{GroupValue, OffsetValue, RecordKey, RecordValue};
+use super::state::{Group, GroupState};
 
 pub(super) fn rebuild(
     records: Vec<(RecordKey, Option<RecordValue>)>,

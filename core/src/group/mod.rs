@@ -28,13 +28,13 @@
 mod admin;
 mod clock;
 mod config;
-mod group;
 mod heartbeat;
 mod join;
 mod load;
 mod member;
 mod offsets;
 mod records;
+mod state;
 mod store;
 mod subscription;
 mod sync;
@@ -56,8 +56,8 @@ pub use offsets::FetchedOffset;
 pub use store::{StoreError, OFFSETS_TOPIC};
 
 use self::clock::Clock;
-use self::group::Group;
 use self::records::RecordKey;
+use self::state::Group;
 use self::store::{OffsetsLog, PendingWrite};
 use crate::metadata::TopicRegistry;
 use crate::protocol::ErrorCode;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use super::group::{Group, GroupState};
 use super::records::{self, OffsetValue, RecordKey};
+use super::state::{Group, GroupState};
 use super::GroupCoordinator;
 use crate::protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -244,14 +244,12 @@ impl GroupCoordinator {
                         OffsetDeleteResponsePartition {
                             partition_index: p.partition_index,
                             error_code: code.code(),
-                            ..Default::default()
                         }
                     })
                     .collect();
                 topics.push(OffsetDeleteResponseTopic {
                     name: topic.name.clone(),
                     partitions,
-                    ..Default::default()
                 });
             }
             if removed.is_empty() {

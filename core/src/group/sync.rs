@@ -6,7 +6,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::group::{Group, GroupState};
+use super::state::{Group, GroupState};
 use super::{GroupCoordinator, QueuedWrite};
 use crate::protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use crate::protocol::ErrorCode;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::group::{Group, GroupState};
+use super::state::{Group, GroupState};
 use super::Inner;
 
 /// How far ahead to sleep when nothing is scheduled; any change wakes the task early.
@@ -147,5 +147,225 @@ impl Inner {
         for id in dead {
             groups.remove(&id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
+    use crate::group::{ClientInfo, GroupConfig, GroupCoordinator};
+    use crate::metadata::{RegistryOptions, TopicConfigs, TopicDefaults, TopicRegistry};
+    use crate::protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use crate::protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use crate::protocol::messages::{JoinGroupRequest, OffsetCommitRequest, SyncGroupRequest};
+    use crate::protocol::ErrorCode;
+
+    struct Harness {
+        groups: GroupCoordinator,
+        _dir: tempfile::TempDir,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    }
+
+    impl Harness {
+        async fn start(config: GroupConfig) -> Harness {
+            let dir = tempfile::tempdir().unwrap();
+            let tasks = TaskTracker::new();
+            let shutdown = CancellationToken::new();
+            let topics = TopicRegistry::open(
+                RegistryOptions {
+                    data_dir: dir.path().to_path_buf(),
+                    defaults: TopicDefaults::default(),
+                    maintenance_interval: Duration::from_secs(3600),
+                },
+                tasks.clone(),
+                shutdown.clone(),
+            )
+            .unwrap();
+            topics
+                .create("t", 1, TopicConfigs::default(), false)
+                .await
+                .unwrap();
+            let groups =
+                GroupCoordinator::start(config, Arc::new(topics), &tasks, shutdown.clone())
+                    .await
+                    .unwrap();
+            Harness {
+                groups,
+                _dir: dir,
+                shutdown,
+                tasks,
+            }
+        }
+
+        /// A v3 join (no MEMBER_ID_REQUIRED round trip).
+        async fn join(
+            &self,
+            member_id: &str,
+            session_ms: i32,
+            rebalance_ms: i32,
+        ) -> (String, i32, String) {
+            let response = self
+                .groups
+                .join(
+                    JoinGroupRequest {
+                        group_id: "g".into(),
+                        session_timeout_ms: session_ms,
+                        rebalance_timeout_ms: rebalance_ms,
+                        member_id: member_id.into(),
+                        protocol_type: "consumer".into(),
+                        protocols: vec![JoinGroupRequestProtocol {
+                            name: "range".into(),
+                            metadata: Bytes::from_static(b"meta"),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                    3,
+                    ClientInfo::default(),
+                )
+                .await;
+            assert_eq!(response.error_code, 0, "{response:?}");
+            (response.member_id, response.generation_id, response.leader)
+        }
+
+        async fn sync(&self, member_id: &str, generation: i32) -> i16 {
+            self.groups
+                .sync(SyncGroupRequest {
+                    group_id: "g".into(),
+                    generation_id: generation,
+                    member_id: member_id.into(),
+                    ..Default::default()
+                })
+                .await
+                .error_code
+        }
+
+        async fn state(&self) -> (&'static str, usize) {
+            let described = self.groups.describe_groups(&["g".into()]).await;
+            (described[0].state, described[0].members.len())
+        }
+
+        async fn stop(self) {
+            self.shutdown.cancel();
+            self.tasks.close();
+            self.tasks.wait().await;
+        }
+    }
+
+    fn quick() -> GroupConfig {
+        GroupConfig {
+            initial_rebalance_delay: Duration::ZERO,
+            min_session_timeout: Duration::from_millis(1),
+            ..GroupConfig::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_member_expires_after_its_session_timeout() {
+        let h = Harness::start(quick()).await;
+        let (me, generation, _) = h.join("", 10_000, 10_000).await;
+        assert_eq!(h.sync(&me, generation).await, 0);
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            let beat = h.groups.heartbeat("g", generation, &me, None).await;
+            assert_eq!(beat, ErrorCode::None, "heartbeats keep it alive");
+        }
+        assert_eq!(h.state().await, ("Stable", 1));
+        tokio::time::sleep(Duration::from_millis(10_001)).await;
+        assert_eq!(h.state().await, ("Empty", 0));
+        let beat = h.groups.heartbeat("g", generation, &me, None).await;
+        assert_eq!(beat, ErrorCode::UnknownMemberId);
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_initial_delay_gathers_members_into_one_generation() {
+        let h = Harness::start(GroupConfig {
+            initial_rebalance_delay: Duration::from_secs(3),
+            min_session_timeout: Duration::from_millis(1),
+            ..GroupConfig::default()
+        })
+        .await;
+        let started = tokio::time::Instant::now();
+        let (a, b) = tokio::join!(h.join("", 10_000, 60_000), async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            h.join("", 10_000, 60_000).await
+        });
+        // One generation for both; the delay was extended once for the late member.
+        assert_eq!((a.1, b.1), (1, 1));
+        assert_eq!(a.2, b.2, "same leader");
+        assert!(
+            started.elapsed() >= Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_member_that_does_not_rejoin_is_dropped_at_the_rebalance_timeout() {
+        let h = Harness::start(quick()).await;
+        let (a, _, _) = h.join("", 30_000, 5_000).await;
+        // b joins: a must rejoin; both land in generation 2.
+        let (b, a2) = tokio::join!(h.join("", 30_000, 5_000), h.join(&a, 30_000, 5_000));
+        assert_eq!((b.1, a2.1), (2, 2));
+        let (sa, sb) = tokio::join!(h.sync(&a, 2), h.sync(&b.0, 2));
+        assert_eq!((sa, sb), (0, 0));
+
+        // c joins; only a rejoins. After the 5 s rebalance timeout b is dropped.
+        let started = tokio::time::Instant::now();
+        let (c, a3) = tokio::join!(h.join("", 30_000, 5_000), h.join(&a, 30_000, 5_000));
+        assert_eq!((c.1, a3.1), (3, 3));
+        assert!(started.elapsed() >= Duration::from_secs(5));
+        let described = h.groups.describe_groups(&["g".into()]).await;
+        let members: Vec<_> = described[0].members.iter().map(|m| &m.member_id).collect();
+        assert_eq!(members.len(), 2);
+        assert!(!members.contains(&&b.0));
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn offsets_of_an_empty_group_expire_after_retention() {
+        let h = Harness::start(GroupConfig {
+            offsets_retention: Duration::from_secs(60),
+            offsets_retention_check_interval: Duration::from_secs(10),
+            ..quick()
+        })
+        .await;
+        let commit = OffsetCommitRequest {
+            group_id: "g".into(),
+            generation_id_or_member_epoch: -1,
+            topics: vec![OffsetCommitRequestTopic {
+                name: "t".into(),
+                partitions: vec![OffsetCommitRequestPartition {
+                    partition_index: 0,
+                    committed_offset: 42,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let response = h.groups.commit_offsets(commit, 8).await;
+        assert_eq!(response.topics[0].partitions[0].error_code, 0);
+        tokio::time::sleep(Duration::from_secs(45)).await;
+        let fetched = h.groups.fetch_offsets("g", None).await;
+        assert_eq!(fetched[0].1[0].offset, 42, "still retained");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(h.groups.fetch_offsets("g", None).await.is_empty());
+        assert!(
+            h.groups.list_groups(&[]).await.is_empty(),
+            "the group is gone"
+        );
+        h.stop().await;
     }
 }

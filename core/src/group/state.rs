@@ -372,3 +372,96 @@ impl Group {
         Some(topics)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, protocols: &[&str]) -> Member {
+        Member {
+            id: id.into(),
+            instance_id: None,
+            client_id: String::new(),
+            client_host: String::new(),
+            session_timeout: Duration::from_secs(10),
+            rebalance_timeout: Duration::from_secs(10),
+            protocols: protocols
+                .iter()
+                .map(|p| (p.to_string(), Bytes::from(p.to_string())))
+                .collect(),
+            assignment: Bytes::new(),
+            awaiting_join: None,
+            awaiting_sync: None,
+            session_deadline: Instant::now(),
+        }
+    }
+
+    fn protocols(names: &[&str]) -> Vec<(String, Bytes)> {
+        names
+            .iter()
+            .map(|n| (n.to_string(), Bytes::new()))
+            .collect()
+    }
+
+    #[test]
+    fn the_most_preferred_common_protocol_wins_the_vote() {
+        let mut group = Group::new("g".into(), 0);
+        group.add_member(member("a", &["cooperative-sticky", "range"]), "consumer");
+        group.add_member(member("b", &["range", "cooperative-sticky"]), "consumer");
+        group.add_member(
+            member("c", &["cooperative-sticky", "range", "roundrobin"]),
+            "consumer",
+        );
+        assert_eq!(
+            group.select_protocol().as_deref(),
+            Some("cooperative-sticky")
+        );
+        assert_eq!(group.leader.as_deref(), Some("a"), "the first member leads");
+        assert!(group.supports_protocols("consumer", &protocols(&["range"])));
+        assert!(!group.supports_protocols("consumer", &protocols(&["roundrobin"])));
+        assert!(!group.supports_protocols("connect", &protocols(&["range"])));
+        assert!(!group.supports_protocols("consumer", &[]));
+    }
+
+    #[test]
+    fn removing_the_leader_hands_leadership_on_and_frees_its_instance_id() {
+        let mut group = Group::new("g".into(), 0);
+        let mut a = member("a", &["range"]);
+        a.instance_id = Some("i-a".into());
+        group.add_member(a, "consumer");
+        group.add_member(member("b", &["range"]), "consumer");
+        assert!(group.is_fenced(Some("i-a"), "old-a"));
+        assert!(!group.is_fenced(Some("i-a"), "a"));
+        group.remove_member("a");
+        assert_eq!(group.leader.as_deref(), Some("b"));
+        assert!(group.static_members.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn completing_a_join_drops_members_that_did_not_rejoin() {
+        let mut group = Group::new("g".into(), 0);
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let mut a = member("a", &["range"]);
+        a.awaiting_join = Some(tx);
+        group.add_member(a, "consumer");
+        group.add_member(member("b", &["range"]), "consumer");
+        group.prepare_rebalance(Instant::now(), 1, Duration::ZERO);
+        assert!(!group.all_joined());
+        assert!(group.complete_join(Instant::now(), 2).is_none());
+        assert_eq!(group.state, GroupState::CompletingRebalance);
+        assert_eq!(group.generation, 1);
+        assert_eq!(group.members.len(), 1);
+        let response = rx.try_recv().unwrap();
+        assert_eq!(
+            response.members.len(),
+            1,
+            "the leader sees the remaining member"
+        );
+        // With nobody left the group becomes Empty and must be persisted.
+        group.remove_member("a");
+        group.prepare_rebalance(Instant::now(), 3, Duration::ZERO);
+        let persisted = group.complete_join(Instant::now(), 4).unwrap();
+        assert_eq!(group.state, GroupState::Empty);
+        assert_eq!(persisted.generation, 2);
+    }
+}
