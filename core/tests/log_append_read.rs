@@ -407,3 +407,68 @@ fn segment_ms_rolls_a_non_empty_segment() {
     log.append(batch(1, 7_200), 7_200).unwrap();
     assert_eq!(log.segment_count(), 3);
 }
+
+#[test]
+fn reads_across_segments_keep_the_upper_bound_and_the_byte_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = batch(2, 1);
+    let cfg = LogConfig {
+        segment_bytes: b.len() as u64,
+        ..config()
+    };
+    let mut log = open(&partition_dir(&tmp), cfg);
+    for _ in 0..6 {
+        log.append(b.clone(), 1).unwrap();
+    }
+    assert_eq!(log.segment_count(), 6);
+    let bases = |max_bytes, hw| {
+        headers(&log.read(1, max_bytes, hw).unwrap())
+            .iter()
+            .map(|h| h.base_offset)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bases(usize::MAX, 12), [0, 2, 4, 6, 8, 10]);
+    assert_eq!(bases(usize::MAX, 7), [0, 2, 4]);
+    assert_eq!(bases(b.len() * 2, 12), [0, 2]);
+    assert_eq!(bases(b.len() * 2 + 1, 12), [0, 2]);
+    assert_eq!(bases(0, 12), [0]);
+}
+
+#[test]
+fn replaying_old_data_rolls_by_the_data_time_not_the_wall_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_ms: 1_000,
+        ..config()
+    };
+    let mut log = open(&partition_dir(&tmp), cfg);
+    let now = 1_000_000_000;
+    for ts in [100, 400, 900, 1_150, 1_900, 2_200] {
+        log.append(batch(1, ts), now).unwrap();
+    }
+    // Segments start at the batches timestamped 100, 1_150 (1_050 ms after 100) and
+    // 2_200 (1_050 ms after 1_150), although the wall clock is far ahead of all of them.
+    assert_eq!(log.segment_count(), 3);
+}
+
+#[test]
+fn a_leader_append_stamps_the_leader_epoch_without_touching_the_crc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = open(&partition_dir(&tmp), config());
+    let produced = concat(&[batch(2, 1), batch(3, 2)]);
+    log.append_with_leader_epoch(produced.clone(), 7, 1)
+        .unwrap();
+    log.append(batch(1, 3), 1).unwrap();
+    let fetched = log.read(0, 1 << 20, 6).unwrap();
+    let batches: Vec<_> = weir_core::log::batch::BatchIter::new(fetched).collect();
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| b.header.partition_leader_epoch)
+            .collect::<Vec<_>>(),
+        [7, 7, 0]
+    );
+    for b in &batches {
+        assert_eq!(b.header.crc, compute_crc(&b.bytes));
+    }
+}

@@ -299,3 +299,69 @@ fn reopening_an_unclosed_log_without_damage_loses_nothing() {
     assert_eq!(log.log_end_offset(), 60);
     assert_eq!(log.read(0, usize::MAX, 60).unwrap(), before);
 }
+
+#[test]
+fn a_log_that_ends_before_its_start_after_recovery_restarts_empty_at_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = partition_dir(&tmp);
+    let b = batch(2, 1);
+    let mut log = open(&dir, config());
+    for _ in 0..5 {
+        log.append(b.clone(), 1).unwrap();
+    }
+    log.delete_records_before(10).unwrap();
+    drop(log);
+    std::fs::remove_file(dir.join("recovery-point-offset-checkpoint")).unwrap();
+    cut(&dir.join(SEGMENT_0), (b.len() * 2 + 5) as u64);
+    let mut log = open(&dir, config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (10, 10));
+    assert_eq!(files(&dir, ".log"), ["00000000000000000010.log"]);
+    assert_eq!(log.append(b, 1).unwrap().base_offset, 10);
+}
+
+#[test]
+fn truncate_to_removes_batches_at_and_beyond_the_offset_and_survives_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = partition_dir(&tmp);
+    let b = batch(2, 1);
+    let cfg = LogConfig {
+        segment_bytes: (b.len() * 3) as u64,
+        index_interval_bytes: 0,
+        ..config()
+    };
+    let mut log = open(&dir, cfg.clone());
+    for i in 0..10 {
+        log.append(batch(2, 100 + i), 1).unwrap();
+    }
+    assert_eq!(log.segment_count(), 4);
+    log.flush().unwrap();
+    log.truncate_to(30, 1).unwrap();
+    assert_eq!(log.log_end_offset(), 20, "no-op beyond the end");
+    // Offset 9 is inside the batch 8..=9: that batch goes too.
+    log.truncate_to(9, 1).unwrap();
+    assert_eq!(log.log_end_offset(), 8);
+    assert_eq!(log.segment_count(), 2);
+    assert_eq!(files(&dir, ".log").len(), 2);
+    assert_eq!(log.max_timestamp(), Some((103, 6)));
+    assert_eq!(log.offset_for_timestamp(104).unwrap(), None);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("recovery-point-offset-checkpoint")).unwrap(),
+        "0\n1\norders 0 8\n"
+    );
+    assert_eq!(log.append(batch(2, 500), 1).unwrap().base_offset, 8);
+    assert_eq!(read_all(&log, 0).len(), 5);
+    drop(log);
+    let mut log = open(&dir, cfg.clone());
+    assert_eq!(log.log_end_offset(), 10);
+    assert_eq!(log.max_timestamp(), Some((500, 8)));
+    // Truncating to a segment's base offset empties that segment.
+    log.truncate_to(6, 1).unwrap();
+    assert_eq!((log.segment_count(), log.log_end_offset()), (2, 6));
+    log.delete_records_before(4).unwrap();
+    log.truncate_to(2, 1).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (2, 2));
+    assert_eq!(files(&dir, ".log"), ["00000000000000000002.log"]);
+    log.close().unwrap();
+    let log = open(&dir, cfg);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (2, 2));
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 
-use super::batch::{self, records::RecordPositions, RecordBatchHeader};
+use super::batch::{self, RecordBatchHeader};
 use super::checkpoint;
 use super::config::{LogConfig, TimestampType};
 use super::error::LogError;
@@ -145,6 +145,27 @@ impl Log {
     /// is set and the CRC recomputed (baseTimestamp is kept, as Kafka does); otherwise
     /// the bytes are stored as produced. Records are never looked at.
     pub fn append(&mut self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.append_batches(records, None, now_ms)
+    }
+
+    /// [`Log::append`] for a leader: also stamps every batch's partitionLeaderEpoch
+    /// (outside the CRC, so no recomputation), which epoch-based truncation (KIP-101)
+    /// relies on.
+    pub fn append_with_leader_epoch(
+        &mut self,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.append_batches(records, Some(leader_epoch), now_ms)
+    }
+
+    fn append_batches(
+        &mut self,
+        records: Bytes,
+        leader_epoch: Option<i32>,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
         let mut pos = 0;
         let mut record_count = 0i64;
         let mut offset_count = 0i64;
@@ -186,6 +207,9 @@ impl Log {
             let header = RecordBatchHeader::parse(&buf[pos..]).expect("validated above");
             let end = pos + header.total_size();
             batch::set_base_offset(&mut buf[pos..end], next);
+            if let Some(epoch) = leader_epoch {
+                batch::set_partition_leader_epoch(&mut buf[pos..end], epoch);
+            }
             if log_append_time >= 0 {
                 batch::set_log_append_time(&mut buf[pos..end], log_append_time);
             }
@@ -195,7 +219,7 @@ impl Log {
 
         if self
             .active()
-            .should_roll(&self.config, buf.len(), last_offset, now_ms)
+            .should_roll(&self.config, buf.len(), last_offset, max_timestamp, now_ms)
         {
             self.roll(now_ms)?;
         }
@@ -308,6 +332,9 @@ impl Log {
         }
         let segment = Segment::create(&self.dir, base, &self.config, now_ms)?;
         self.segments.insert(base, segment);
+        // The new file's directory entry must be durable even when there is nothing to
+        // flush (retention rolls a fully flushed log).
+        fs::sync_dir(&self.dir)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled a new segment");
         self.flush()
     }
@@ -330,99 +357,45 @@ impl Log {
         Ok(self.log_start_offset)
     }
 
-    /// First record whose timestamp is `>= ts`, as `(offset, timestamp)`, for
-    /// ListOffsets by timestamp. Finds the first segment whose largest timestamp reaches
-    /// `ts`, then the first batch there whose maxTimestamp does (time index, then offset
-    /// index, then a header scan). Inside an uncompressed batch the records are scanned
-    /// for the exact record, as Kafka does. Compressed batches are not decompressed: the
-    /// answer is the batch's first offset (so a consumer starting there misses nothing)
-    /// with the batch's maxTimestamp; for LogAppendTime batches that is exact. Offsets
-    /// below the log start are never returned.
-    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
-        for segment in self.segments.values() {
-            if segment.max_timestamp() < ts || segment.size() == 0 {
-                continue;
+    /// Follower truncation (KIP-101/279): removes every batch whose last offset is at or
+    /// beyond `offset`, so the log end becomes `offset` (or the base of a batch that
+    /// straddles it). Below the log start the log is emptied and restarts at `offset`.
+    /// Moves the recovery point back if needed. A no-op at or beyond the log end.
+    pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
+        if offset >= self.log_end_offset {
+            return Ok(());
+        }
+        tracing::info!(
+            dir = %self.dir.display(),
+            from = self.log_end_offset,
+            to = offset,
+            "truncating log"
+        );
+        if offset < self.log_start_offset {
+            for (_, segment) in std::mem::take(&mut self.segments) {
+                segment.delete()?;
             }
-            let Some((mut pos, mut header)) = segment.find_batch_by_timestamp(ts)? else {
-                continue;
-            };
-            loop {
-                if header.max_timestamp >= ts && header.last_offset() >= self.log_start_offset {
-                    if let Some(found) = self.record_at_or_after(segment, pos, &header, ts)? {
-                        return Ok(Some(found));
-                    }
+            let segment = Segment::create(&self.dir, offset, &self.config, now_ms)?;
+            self.segments.insert(offset, segment);
+            fs::sync_dir(&self.dir)?;
+            self.log_start_offset = offset;
+            self.log_end_offset = offset;
+            self.write_log_start()?;
+        } else {
+            let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(&b, _)| b).collect();
+            for base in doomed {
+                if let Some(segment) = self.segments.remove(&base) {
+                    segment.delete()?;
                 }
-                pos += header.total_size() as u64;
-                match segment.find_batch_at(pos)? {
-                    Some(next) => header = next,
-                    None => break,
-                }
             }
+            let config = self.config.clone();
+            self.log_end_offset = self.active_mut().truncate_to(offset, &config)?;
         }
-        Ok(None)
-    }
-
-    fn record_at_or_after(
-        &self,
-        segment: &Segment,
-        pos: u64,
-        header: &RecordBatchHeader,
-        ts: i64,
-    ) -> Result<Option<(i64, i64)>, LogError> {
-        if header.compression() != 0 || header.timestamp_type() == TimestampType::LogAppendTime {
-            let offset = header.base_offset.max(self.log_start_offset);
-            return Ok(Some((offset, header.max_timestamp)));
+        if self.recovery_point > self.log_end_offset {
+            self.recovery_point = self.log_end_offset;
+            self.write_recovery_point()?;
         }
-        let bytes = segment.read_batch(pos, header)?;
-        let found = RecordPositions::new(&bytes).and_then(|mut records| {
-            records.find(|r| r.timestamp >= ts && r.offset >= self.log_start_offset)
-        });
-        Ok(found.map(|r| (r.offset, r.timestamp)))
-    }
-
-    /// The largest timestamp in the log and the offset of the first record carrying it,
-    /// for ListOffsets MAX_TIMESTAMP. The record is exact for uncompressed CreateTime
-    /// batches and LogAppendTime batches; for compressed CreateTime batches it is the
-    /// batch's first offset. `None` for an empty log.
-    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
-        if self.log_start_offset >= self.log_end_offset {
-            return None;
-        }
-        let mut best: Option<&Segment> = None;
-        for segment in self.segments.values() {
-            if segment.size() > 0
-                && best.is_none_or(|b| segment.max_timestamp() > b.max_timestamp())
-            {
-                best = Some(segment);
-            }
-        }
-        let segment = best?;
-        let (timestamp, shallow) = (segment.max_timestamp(), segment.offset_of_max_timestamp());
-        // The segment knows the batch (by its last offset); look inside for the record.
-        // An I/O error here only costs precision, so it degrades to the batch's offset.
-        let exact = (|| -> Result<Option<i64>, LogError> {
-            let Some((pos, header)) = segment.find_batch(shallow)? else {
-                return Ok(None);
-            };
-            if header.compression() != 0 || header.timestamp_type() == TimestampType::LogAppendTime
-            {
-                return Ok(Some(header.base_offset));
-            }
-            let bytes = segment.read_batch(pos, &header)?;
-            Ok(RecordPositions::new(&bytes)
-                .and_then(|mut records| records.find(|r| r.timestamp == timestamp))
-                .map(|r| r.offset)
-                .or(Some(header.base_offset)))
-        })();
-        let offset = match exact {
-            Ok(Some(offset)) => offset,
-            Ok(None) => shallow,
-            Err(e) => {
-                tracing::warn!(dir = %self.dir.display(), "reading the max-timestamp batch: {e}");
-                shallow
-            }
-        };
-        Some((timestamp, offset))
+        Ok(())
     }
 
     /// Flushes, records the final state of the active segment's indexes, trims them and
@@ -452,5 +425,16 @@ impl Log {
             self.partition,
             self.log_start_offset,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_can_be_shared_with_reader_tasks() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Log>();
     }
 }

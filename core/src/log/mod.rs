@@ -34,6 +34,7 @@ mod recovery;
 mod retention;
 mod segment;
 mod time_index;
+mod timestamps;
 
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;

@@ -137,8 +137,10 @@ impl RecordBatchHeader {
     }
 
     /// Offset of the last record.
+    /// Saturates rather than overflowing on a hostile header.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
     }
 
     /// Compression codec: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
@@ -329,6 +331,12 @@ pub(crate) fn set_base_offset(batch: &mut [u8], base_offset: i64) {
     batch[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
+/// Stamps the leader epoch; like baseOffset it lies outside the CRC'd region.
+pub(crate) fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    batch[PARTITION_LEADER_EPOCH_AT..PARTITION_LEADER_EPOCH_AT + 4]
+        .copy_from_slice(&epoch.to_be_bytes());
+}
+
 /// Marks the batch as LogAppendTime with `now_ms` as its max timestamp and recomputes
 /// the CRC. Like Kafka (`DefaultRecordBatch.setMaxTimestamp`), baseTimestamp and the
 /// record deltas are left alone: readers take every record's timestamp from
@@ -442,6 +450,36 @@ mod tests {
             validate(&buf, 0, 1 << 20),
             Err(LogError::InvalidRecord { .. })
         ));
+    }
+
+    /// Mutated and truncated inputs must produce errors or clean stops, never panics.
+    #[test]
+    fn hostile_input_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let good = [batch(3), batch(1)].concat();
+        for _ in 0..5_000 {
+            let mut buf = good.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() % buf.len() as u64) as usize;
+                buf[at] = next() as u8;
+            }
+            let cut = (next() % (buf.len() as u64 + 1)) as usize;
+            buf.truncate(cut);
+            let _ = validate(&buf, 0, 1 << 20);
+            let _ = check_stored(&buf);
+            for b in BatchIter::new(Bytes::from(buf.clone())) {
+                let _ = b.header.last_offset();
+                if let Some(records) = records::RecordPositions::new(&b.bytes) {
+                    let _ = records.count();
+                }
+            }
+        }
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl Iterator for RecordPositions<'_> {
             TimestampType::CreateTime => self.header.base_timestamp.wrapping_add(timestamp_delta),
         };
         Some(RecordPosition {
-            offset: self.header.base_offset + offset_delta,
+            offset: self.header.base_offset.wrapping_add(offset_delta),
             timestamp,
         })
     }
