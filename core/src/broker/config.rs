@@ -188,7 +188,10 @@ impl BrokerConfig {
                 "log.retention.check.interval.ms".to_owned(),
                 self.retention_check_interval.as_millis().to_string(),
             ),
-            ("max.connections".to_owned(), self.max_connections.to_string()),
+            (
+                "max.connections".to_owned(),
+                self.max_connections.to_string(),
+            ),
             (
                 "max.connections.per.ip".to_owned(),
                 self.max_connections_per_ip.to_string(),
@@ -363,8 +366,12 @@ mod tests {
         assert!(config.set("advertised.listeners", "nohost").is_err());
         assert!(config.set("connections.max.idle.ms", "0").is_err());
         assert!(config.set("max.connections", "-1").is_err());
-        assert!(config.set("max.connections.per.ip.overrides", "host:3").is_err());
-        assert!(config.set("weir.max.in.flight.requests.per.connection", "0").is_err());
+        assert!(config
+            .set("max.connections.per.ip.overrides", "host:3")
+            .is_err());
+        assert!(config
+            .set("weir.max.in.flight.requests.per.connection", "0")
+            .is_err());
     }
 
     #[test]
@@ -372,10 +379,7 @@ mod tests {
         let mut config = BrokerConfig::new("/tmp/x");
         assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(config.max_connections_per_ip, 1_000);
-        assert_eq!(
-            config.connections_max_idle,
-            Some(Duration::from_secs(600))
-        );
+        assert_eq!(config.connections_max_idle, Some(Duration::from_secs(600)));
         config.set("max.connections", "50").unwrap();
         config.set("max.connections.per.ip", "5").unwrap();
         config
@@ -385,7 +389,9 @@ mod tests {
         config
             .set("weir.max.in.flight.requests.per.connection", "4")
             .unwrap();
-        config.set("weir.decompressed.max.bytes", "1048576").unwrap();
+        config
+            .set("weir.decompressed.max.bytes", "1048576")
+            .unwrap();
         assert_eq!(config.max_connections, 50);
         assert_eq!(config.max_connections_per_ip, 5);
         assert_eq!(
