@@ -82,6 +82,15 @@ impl CleanedSegments {
         self.groups.len()
     }
 
+    /// Each new segment's base offset and the end of the offset range it replaces (the
+    /// entries of the swap manifest).
+    pub fn replaced_ranges(&self) -> Vec<(i64, i64)> {
+        self.groups
+            .iter()
+            .map(|g| (g.base_offset, g.end_offset))
+            .collect()
+    }
+
     /// Removes the `.cleaned` files without swapping them in.
     pub fn discard(self) -> Result<(), LogError> {
         for group in &self.groups {

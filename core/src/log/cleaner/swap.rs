@@ -15,10 +15,12 @@
 //! 6. the directory is fsynced, the manifest removed, and the cleaner checkpoint moved.
 //!
 //! At open ([`complete_interrupted`]): with a manifest, every group whose `.log.swap`
-//! still exists is completed (step 5 redone: it is idempotent) and the manifest removed;
-//! without one, any `.swap` file is deleted (old segments are only deleted after the
-//! manifest exists, so they are intact). `*.cleaned` files are always deleted. Swapped
-//! segments get their indexes rebuilt by recovery.
+//! still exists is completed (step 5 redone: it is idempotent) and the manifest removed.
+//! Any other `.swap` file belongs to an uncommitted swap and is deleted, since its
+//! original is intact (old segments are only deleted after the commit point); should
+//! one have no original at all (never left by Weir), it is renamed into place rather
+//! than losing the only copy. `*.cleaned` files are always deleted. Swapped-in segments
+//! get their indexes rebuilt by recovery.
 //!
 //! Groups are completed in offset order, so a crash can only leave a prefix of them
 //! swapped in. That matters for tombstones: a pass removes a key's old values (in an
@@ -218,9 +220,21 @@ pub(crate) fn complete_interrupted(dir: &Path) -> Result<BTreeSet<i64>, LogError
         fs::remove(&manifest_path)?;
     }
     for name in fs::list(dir)? {
-        if name.ends_with(SWAP_SUFFIX) {
-            tracing::info!(dir = %dir.display(), file = %name, "deleting an uncommitted compaction swap file");
-            fs::remove(&dir.join(&name))?;
+        let Some(target) = name.strip_suffix(SWAP_SUFFIX) else {
+            continue;
+        };
+        let (path, target_path) = (dir.join(&name), dir.join(target));
+        if fs::exists(&target_path) {
+            tracing::info!(dir = %dir.display(), file = %name, "deleting an uncommitted swap file; the original is intact");
+            fs::remove(&path)?;
+        } else {
+            // Weir's swaps never leave this state (old files go only after the commit
+            // point), but a file with no original is the only copy of its data: keep it.
+            tracing::warn!(dir = %dir.display(), file = %name, "completing a swap file that has no original");
+            fs::rename(&path, &target_path)?;
+            if let Some(base) = segment::parse_file_name(target, LOG_SUFFIX) {
+                swapped.insert(base);
+            }
         }
     }
     fs::sync_dir(dir)?;
