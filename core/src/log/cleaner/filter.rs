@@ -173,3 +173,139 @@ fn rewrite(
     let header = RecordBatchHeader::parse(&bytes).expect("a whole batch");
     Some((header, bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::{check_stored, RecordBatchBuilder};
+
+    fn batch_of(records: &[(&[u8], Option<&[u8]>)], base_offset: i64, codec: Compression) -> Batch {
+        let mut builder = RecordBatchBuilder::new();
+        for (i, (key, value)) in records.iter().enumerate() {
+            builder.push(1_000 + i as i64, Some(key), *value);
+        }
+        let plain = builder.build();
+        let mut header = RecordBatchHeader::parse(&plain).unwrap();
+        header.base_offset = base_offset;
+        header.attributes |= codec.id();
+        let section = compression::compress(codec, &plain[HEADER_SIZE..]).unwrap();
+        let bytes = Bytes::from(encode_batch(&header, &section));
+        Batch {
+            header: RecordBatchHeader::parse(&bytes).unwrap(),
+            bytes,
+        }
+    }
+
+    fn run(batch: &Batch, map: &OffsetMap, now_ms: i64) -> (Outcome, Tally) {
+        let mut tally = Tally::default();
+        let outcome = filter_batch(batch, map, now_ms, 100, 1 << 20, &mut tally);
+        (outcome, tally)
+    }
+
+    #[test]
+    fn superseded_records_go_and_offsets_stay() {
+        let batch = batch_of(
+            &[(b"a", Some(b"1")), (b"b", Some(b"2")), (b"a", Some(b"3"))],
+            10,
+            Compression::Zstd,
+        );
+        let mut map = OffsetMap::default();
+        map.insert(b"a", 12);
+        map.insert(b"b", 50);
+        let (Outcome::Rewrite(header, bytes), tally) = run(&batch, &map, 0) else {
+            panic!("expected a rewrite");
+        };
+        assert_eq!(tally.records_removed, 2);
+        assert!(check_stored(&bytes).is_ok());
+        assert_eq!((header.base_offset, header.last_offset()), (10, 12));
+        assert_eq!(header.compression(), Compression::Zstd.id() as u8);
+        assert_eq!((header.records_count, header.max_timestamp), (1, 1_002));
+        let rebuilt = Batch {
+            header,
+            bytes: Bytes::from(bytes),
+        };
+        let records = records_of(&rebuilt, 1 << 20).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].offset_delta, 2);
+        assert_eq!(records[0].value.as_deref(), Some(&b"3"[..]));
+        assert_eq!(
+            header.base_timestamp + records[0].timestamp_delta,
+            1_002,
+            "record timestamps are kept"
+        );
+    }
+
+    #[test]
+    fn untouched_batches_are_kept_and_emptied_ones_dropped() {
+        let batch = batch_of(&[(b"a", Some(b"1"))], 0, Compression::Snappy);
+        let mut map = OffsetMap::default();
+        map.insert(b"a", 0);
+        assert!(matches!(run(&batch, &map, 0).0, Outcome::Keep));
+        map.insert(b"a", 1);
+        assert!(matches!(run(&batch, &map, 0).0, Outcome::Drop));
+    }
+
+    #[test]
+    fn tombstones_get_a_horizon_and_go_after_it() {
+        let batch = batch_of(&[(b"a", None), (b"b", Some(b"x"))], 0, Compression::Gzip);
+        let map = OffsetMap::default();
+        let (Outcome::Rewrite(header, bytes), tally) = run(&batch, &map, 5_000) else {
+            panic!("expected the horizon to be stamped");
+        };
+        assert_eq!(header.delete_horizon_ms(), Some(5_100));
+        assert_eq!(tally.next_horizon_ms, Some(5_100));
+        let stamped = Batch {
+            header,
+            bytes: Bytes::from(bytes),
+        };
+        let records = records_of(&stamped, 1 << 20).unwrap();
+        assert_eq!(header.base_timestamp + records[1].timestamp_delta, 1_001);
+        assert!(matches!(run(&stamped, &map, 5_100 - 1).0, Outcome::Keep));
+        let (Outcome::Rewrite(after, _), tally) = run(&stamped, &map, 5_100) else {
+            panic!("expected the tombstone to go");
+        };
+        assert_eq!((tally.tombstones_removed, after.records_count), (1, 1));
+        assert_eq!(tally.next_horizon_ms, None);
+    }
+
+    #[test]
+    fn batches_it_must_not_or_cannot_read_are_kept_whole() {
+        let mut map = OffsetMap::default();
+        map.insert(b"a", 100);
+        // A decompression bomb: fine for the codec, beyond the cleaner's cap.
+        let big = vec![0u8; 2 << 20];
+        let bomb = batch_of(&[(b"a", Some(&big))], 0, Compression::Lz4);
+        assert!(bomb.bytes.len() < 64 << 10);
+        let mut tally = Tally::default();
+        let outcome = filter_batch(&bomb, &map, 0, 100, 1 << 20, &mut tally);
+        assert!(matches!(outcome, Outcome::Keep));
+        // Control and transactional batches.
+        for bit in [0x10i16, 0x20] {
+            let mut batch = batch_of(&[(b"a", Some(b"1"))], 0, Compression::None);
+            batch.header.attributes |= bit;
+            assert!(matches!(run(&batch, &map, 0).0, Outcome::Keep));
+        }
+        // Records that do not parse.
+        let mut batch = batch_of(&[(b"a", Some(b"1"))], 0, Compression::None);
+        batch.header.records_count = 3;
+        assert!(matches!(run(&batch, &map, 0).0, Outcome::Keep));
+    }
+
+    #[test]
+    fn log_append_time_batches_keep_their_max_timestamp() {
+        let mut batch = batch_of(
+            &[(b"a", Some(b"1")), (b"b", Some(b"2"))],
+            0,
+            Compression::None,
+        );
+        batch.header.attributes |= 0x08;
+        batch.header.max_timestamp = 77_777;
+        let mut map = OffsetMap::default();
+        map.insert(b"a", 9);
+        let (Outcome::Rewrite(header, _), _) = run(&batch, &map, 0) else {
+            panic!("expected a rewrite");
+        };
+        assert_eq!(header.max_timestamp, 77_777);
+        assert_eq!(header.timestamp_type(), TimestampType::LogAppendTime);
+    }
+}
