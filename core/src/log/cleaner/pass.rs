@@ -146,7 +146,7 @@ pub fn clean(
         ..CleanStats::default()
     };
     let mut tally = Tally::default();
-    let mut groups = Vec::new();
+    let mut groups: Vec<CleanedGroup> = Vec::new();
     let mut replaced = Vec::new();
     let cleanable: Vec<&SegmentSnapshot> = snapshot
         .segments
@@ -166,7 +166,6 @@ pub fn clean(
                 if should_stop() {
                     writer.discard()?;
                     for done in &groups {
-                        let done: &CleanedGroup = done;
                         remove_staged(dir, done.base_offset, CLEANED_SUFFIX)?;
                     }
                     return Ok(None);
