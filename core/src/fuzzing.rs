@@ -13,7 +13,9 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::broker::FrameReader;
+use crate::log::batch::record::RecordIter;
 use crate::log::batch::{self, records::RecordPositions, BatchIter, HEADER_SIZE};
+use crate::log::compression::{self, CodecError, Compression};
 use crate::protocol::{
     request_header_version, ApiKey, Decodable, Encodable, RequestBody, RequestHeader,
 };
@@ -78,10 +80,14 @@ pub fn request(data: &[u8]) {
     assert_eq!(twice, encoded, "{name} v{version}: encoding is not stable");
 }
 
+/// The decompression cap of the fuzz entries: small, so that inputs reach both
+/// sides of it.
+pub const DECOMPRESSED_MAX: usize = 1 << 20;
+
 /// Runs concatenated record batches through everything the log does with bytes it
 /// did not write: the iteration a fetch or recovery does, the recovery check, the
-/// append validation at every batch boundary, and the record walk of timestamp
-/// lookups.
+/// append validation at every batch boundary, the record walk of timestamp lookups,
+/// and the cleaner's decompression and record parsing.
 pub fn record_batch(data: &[u8]) {
     let buf = Bytes::copy_from_slice(data);
     let mut batches = BatchIter::new(buf.clone());
@@ -98,6 +104,20 @@ pub fn record_batch(data: &[u8]) {
             // A hostile recordsCount must not make the walk outlast the bytes.
             assert!(records.count() <= found.bytes.len());
         }
+        let Some(codec) = Compression::from_attributes(found.header.attributes) else {
+            continue;
+        };
+        let section = found.bytes.slice(HEADER_SIZE..);
+        let section = match compression::decompress(codec, &section, DECOMPRESSED_MAX) {
+            Ok(plain) => Bytes::from(plain),
+            Err(_) => continue,
+        };
+        let limit = section.len();
+        let parsed = RecordIter::new(section, found.header.records_count)
+            .take(limit + 2)
+            .count();
+        // Every record takes at least one byte; at most one error ends the walk.
+        assert!(parsed <= limit + 1, "{parsed} records in {limit} bytes");
     }
     assert_eq!(batches.position(), end);
 
@@ -113,6 +133,45 @@ pub fn record_batch(data: &[u8]) {
         }
     }
     assert!(position <= data.len());
+}
+
+/// Decompresses `data` as a records section compressed with `codec`, under the cap
+/// [`DECOMPRESSED_MAX`]. Whatever decompresses must stay under the cap, and must
+/// come back unchanged from Weir's own compressor (which the cleaner uses to
+/// rewrite batches).
+pub fn decompress(codec: Compression, data: &[u8]) {
+    match compression::decompress(codec, data, DECOMPRESSED_MAX) {
+        Ok(plain) => {
+            assert!(plain.len() <= DECOMPRESSED_MAX);
+            let packed = compression::compress(codec, &plain)
+                .unwrap_or_else(|error| panic!("compressing what {codec:?} gave: {error}"));
+            let back = compression::decompress(codec, &packed, DECOMPRESSED_MAX)
+                .unwrap_or_else(|error| panic!("{codec:?} does not read its own output: {error}"));
+            assert_eq!(back, plain, "{codec:?} round trip");
+        }
+        Err(CodecError::TooLarge { .. } | CodecError::Malformed { .. }) => {}
+        Err(error) => panic!("{codec:?} decompression failed unexpectedly: {error}"),
+    }
+}
+
+/// [`decompress`] with gzip.
+pub fn decompress_gzip(data: &[u8]) {
+    decompress(Compression::Gzip, data);
+}
+
+/// [`decompress`] with snappy, raw blocks or xerial framing.
+pub fn decompress_snappy(data: &[u8]) {
+    decompress(Compression::Snappy, data);
+}
+
+/// [`decompress`] with the LZ4 frame format.
+pub fn decompress_lz4(data: &[u8]) {
+    decompress(Compression::Lz4, data);
+}
+
+/// [`decompress`] with zstd.
+pub fn decompress_zstd(data: &[u8]) {
+    decompress(Compression::Zstd, data);
 }
 
 /// Feeds `data` to a [`FrameReader`] in chunks of arbitrary sizes, as a socket would

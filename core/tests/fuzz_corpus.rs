@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use weir_core::broker::{FrameError, FrameReader, DEFAULT_REQUEST_MAX_BYTES};
 use weir_core::fuzzing;
+use weir_core::log::compression::{compress, decompress, CodecError, Compression};
 use weir_core::protocol::messages::{ApiVersionsRequest, MetadataRequest};
 use weir_core::protocol::{
     request_header_version, ApiKey, Decodable, DecodeError, RequestBody, RequestHeader,
@@ -109,6 +110,33 @@ fn record_batch_corpus_and_regressions_parse_without_panics() {
 #[test]
 fn frame_corpus_and_regressions_are_cut_without_panics() {
     replay("frame", fuzzing::frame);
+}
+
+#[test]
+fn decompress_corpus_and_regressions_run_without_panics() {
+    replay("decompress_gzip", fuzzing::decompress_gzip);
+    replay("decompress_snappy", fuzzing::decompress_snappy);
+    replay("decompress_lz4", fuzzing::decompress_lz4);
+    replay("decompress_zstd", fuzzing::decompress_zstd);
+}
+
+#[test]
+fn decompress_seeds_are_valid_compressed_data() {
+    // Seeds the decompressors reject would leave the fuzzer at their front door.
+    for (codec, target) in [
+        (Compression::Gzip, "decompress_gzip"),
+        (Compression::Snappy, "decompress_snappy"),
+        (Compression::Lz4, "decompress_lz4"),
+        (Compression::Zstd, "decompress_zstd"),
+    ] {
+        let dir = fuzz_dir().join("corpus").join(target);
+        for entry in dir.read_dir().expect("a decompress corpus") {
+            let path = entry.expect("a corpus entry").path();
+            let data = std::fs::read(&path).expect("a corpus file");
+            decompress(codec, &data, fuzzing::DECOMPRESSED_MAX)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
 }
 
 #[test]
@@ -226,4 +254,50 @@ fn a_two_gibibyte_frame_is_refused_before_the_buffer_grows() {
     );
     // Through the fuzz entry point: cap 255 bytes, then the 2 GiB prefix.
     fuzzing::frame(&[0xff, 0x01, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3]);
+}
+
+#[test]
+fn a_snappy_block_declaring_four_gibibytes_is_refused_before_allocating() {
+    // A raw block's length prefix (varint 0xFFFFFFFF), then a few bytes; and the
+    // same inside xerial framing.
+    let raw = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x01, 0x02];
+    assert!(matches!(
+        decompress(Compression::Snappy, &raw, fuzzing::DECOMPRESSED_MAX),
+        Err(CodecError::TooLarge { .. })
+    ));
+    let mut xerial = vec![
+        0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1,
+    ];
+    xerial.extend_from_slice(&(raw.len() as i32).to_be_bytes());
+    xerial.extend_from_slice(&raw);
+    assert!(matches!(
+        decompress(Compression::Snappy, &xerial, fuzzing::DECOMPRESSED_MAX),
+        Err(CodecError::TooLarge { .. })
+    ));
+    fuzzing::decompress_snappy(&raw);
+    fuzzing::decompress_snappy(&xerial);
+}
+
+#[test]
+fn decompression_bombs_stop_at_the_cap() {
+    // 4 MiB of zeros packs into a few KiB with every codec; each must stop at the
+    // 1 MiB cap instead of inflating it.
+    let zeros = vec![0u8; 4 << 20];
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let bomb = compress(codec, &zeros).unwrap();
+        assert!(bomb.len() < 1 << 20, "{codec:?}: {} bytes", bomb.len());
+        assert!(
+            matches!(
+                decompress(codec, &bomb, fuzzing::DECOMPRESSED_MAX),
+                Err(CodecError::TooLarge { .. })
+            ),
+            "{codec:?}"
+        );
+        fuzzing::decompress(codec, &bomb);
+    }
 }
