@@ -59,7 +59,8 @@ pub struct BrokerConfig {
     pub max_in_flight_per_connection: usize,
     /// `weir.decompressed.max.bytes`: the most bytes the broker inflates one
     /// compressed batch to when it must look inside (log compaction); a batch that
-    /// would inflate further is left as it is.
+    /// would inflate further is left as it is. Not yet passed to the cleaner, whose
+    /// built-in cap (`CleanerLimits::default`) has the same value.
     pub decompressed_max_bytes: usize,
     /// `log.retention.check.interval.ms`
     pub retention_check_interval: Duration,
