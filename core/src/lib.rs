@@ -5,5 +5,8 @@
 //! `protocol` (sans-IO codec) → `log` (segments, indexes) → `partition` (single owner)
 //! → `broker` (network, one file per API group). Nothing lower imports anything higher.
 
+pub mod broker;
 pub mod log;
+pub mod metadata;
+pub mod partition;
 pub mod protocol;

@@ -1,0 +1,147 @@
+//! Request dispatch: header and version checks, then one file per Kafka API group.
+
+mod api_versions;
+mod cluster;
+mod configs;
+mod delete_records;
+mod errors;
+mod fetch;
+mod leader_epoch;
+mod list_offsets;
+mod log_dirs;
+mod metadata;
+mod produce;
+mod topics;
+mod versions;
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::future::{self, BoxFuture, FutureExt};
+
+use super::state::BrokerState;
+use crate::protocol::messages::{RequestHeader, ResponseHeader};
+use crate::protocol::{
+    request_header_version, response_header_version, ApiKey, Decodable, Encodable, Message,
+    RequestBody,
+};
+
+/// What the connection does with a request.
+pub(crate) enum Outcome {
+    /// Send what the future yields (nothing for acks=0 produces) in request order.
+    Respond(BoxFuture<'static, Option<BytesMut>>),
+    /// The request cannot be understood; Kafka closes such connections.
+    Close(String),
+}
+
+/// The parts of a request every handler may need.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestContext {
+    pub(crate) api_key: ApiKey,
+    pub(crate) version: i16,
+    pub(crate) correlation_id: i32,
+    #[allow(dead_code)] // kept for quotas and request logging
+    pub(crate) client_id: Option<String>,
+}
+
+impl RequestContext {
+    /// Encodes `body` as this request's response, size prefix included.
+    pub(crate) fn encode<M: Message>(&self, body: &M) -> BytesMut {
+        let mut buf = BytesMut::with_capacity(256);
+        buf.put_i32(0);
+        ResponseHeader {
+            correlation_id: self.correlation_id,
+            ..Default::default()
+        }
+        .encode(
+            &mut buf,
+            response_header_version(self.api_key, self.version),
+        );
+        body.encode(&mut buf, self.version);
+        let size = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&size.to_be_bytes());
+        buf
+    }
+}
+
+/// Decodes one request frame and starts serving it.
+pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes) -> Outcome {
+    let Some(prefix) = frame.get(..8) else {
+        return Outcome::Close(format!(
+            "a request of {} bytes is too short for a request header",
+            frame.len()
+        ));
+    };
+    let raw_key = i16::from_be_bytes([prefix[0], prefix[1]]);
+    let version = i16::from_be_bytes([prefix[2], prefix[3]]);
+    let correlation_id = i32::from_be_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
+    let Some(api_key) = ApiKey::from_i16(raw_key).filter(|k| versions::supported(*k).is_some())
+    else {
+        return Outcome::Close(format!("unknown or unsupported API key {raw_key}"));
+    };
+    let supported = versions::supported(api_key).expect("checked above");
+    if !supported.contains(version) {
+        if api_key == ApiKey::ApiVersions {
+            // KIP-511: answer an unknown ApiVersions version with a v0 response listing
+            // what is supported, so the client can retry with a version both know.
+            let response = api_versions::unsupported_version(correlation_id);
+            return Outcome::Respond(future::ready(Some(response)).boxed());
+        }
+        return Outcome::Close(format!(
+            "{} v{version} is not supported (this broker serves v{}-v{})",
+            api_key.name(),
+            supported.min,
+            supported.max
+        ));
+    }
+    let header = match RequestHeader::decode(&mut frame, request_header_version(api_key, version)) {
+        Ok(header) => header,
+        Err(error) => return Outcome::Close(format!("malformed request header: {error}")),
+    };
+    let body = match RequestBody::decode(api_key, version, &mut frame) {
+        Ok(body) => body,
+        Err(error) => {
+            return Outcome::Close(format!(
+                "malformed {} v{version} request: {error}",
+                api_key.name()
+            ))
+        }
+    };
+    let ctx = RequestContext {
+        api_key,
+        version,
+        correlation_id,
+        client_id: header.client_id,
+    };
+    if let RequestBody::Produce(request) = body {
+        return Outcome::Respond(produce::start(state.clone(), ctx, request).await);
+    }
+    let response = serve(state, &ctx, body).await;
+    Outcome::Respond(future::ready(Some(response)).boxed())
+}
+
+/// Serves every API but Produce to completion, in request order.
+async fn serve(state: &BrokerState, ctx: &RequestContext, body: RequestBody) -> BytesMut {
+    match body {
+        RequestBody::ApiVersions(r) => ctx.encode(&api_versions::handle(ctx, r)),
+        RequestBody::Metadata(r) => ctx.encode(&metadata::handle(state, ctx, r).await),
+        RequestBody::Fetch(r) => ctx.encode(&fetch::handle(state, ctx, r).await),
+        RequestBody::ListOffsets(r) => ctx.encode(&list_offsets::handle(state, r).await),
+        RequestBody::CreateTopics(r) => ctx.encode(&topics::create(state, ctx, r).await),
+        RequestBody::DeleteTopics(r) => ctx.encode(&topics::delete(state, ctx, r).await),
+        RequestBody::CreatePartitions(r) => ctx.encode(&topics::create_partitions(state, r).await),
+        RequestBody::DescribeConfigs(r) => ctx.encode(&configs::describe(state, r)),
+        RequestBody::AlterConfigs(r) => ctx.encode(&configs::alter(state, r).await),
+        RequestBody::IncrementalAlterConfigs(r) => {
+            ctx.encode(&configs::incremental_alter(state, r).await)
+        }
+        RequestBody::DescribeCluster(r) => ctx.encode(&cluster::describe(state, r)),
+        RequestBody::DeleteRecords(r) => ctx.encode(&delete_records::handle(state, r).await),
+        RequestBody::DescribeLogDirs(r) => ctx.encode(&log_dirs::describe(state, r)),
+        RequestBody::OffsetForLeaderEpoch(r) => ctx.encode(&leader_epoch::handle(state, r)),
+        other => unreachable!(
+            "versions::supported admitted {} without a handler",
+            other.api_key().name()
+        ),
+    }
+}

@@ -1,0 +1,12 @@
+/// Why the broker could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("opening the broker's topics failed")]
+    Metadata(#[from] crate::metadata::MetadataError),
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

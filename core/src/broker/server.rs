@@ -1,0 +1,116 @@
+//! The accept loop and the order in which a broker starts and stops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::state::BrokerState;
+use super::{connection, meta_properties, BrokerConfig, BrokerError};
+use crate::metadata::{RegistryOptions, TopicRegistry};
+
+/// Runs a broker on `listener` until `shutdown` fires.
+///
+/// Startup opens and recovers every partition before the first connection is
+/// accepted. Shutdown stops accepting, lets connections finish the request in hand,
+/// then closes every partition (flushing its log) before returning.
+pub async fn run(
+    listener: TcpListener,
+    config: BrokerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), BrokerError> {
+    let local = listener.local_addr().map_err(|source| BrokerError::Io {
+        context: "reading the listener's address".into(),
+        source,
+    })?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| BrokerError::Io {
+        context: format!("creating data directory {}", config.data_dir.display()),
+        source,
+    })?;
+    let cluster_id = meta_properties::load_or_create(&config.data_dir, config.node_id)?;
+
+    let partition_tasks = TaskTracker::new();
+    let partitions_shutdown = CancellationToken::new();
+    let topics = TopicRegistry::open(
+        RegistryOptions {
+            data_dir: config.data_dir.clone(),
+            defaults: config.topic_defaults.clone(),
+            maintenance_interval: config.retention_check_interval,
+        },
+        partition_tasks.clone(),
+        partitions_shutdown.clone(),
+    );
+    let topics = match topics {
+        Ok(topics) => topics,
+        Err(error) => {
+            partitions_shutdown.cancel();
+            partition_tasks.close();
+            partition_tasks.wait().await;
+            return Err(error.into());
+        }
+    };
+    let (advertised_host, advertised_port) = advertised(&config, local);
+    let state = Arc::new(BrokerState {
+        cluster_id,
+        advertised_host,
+        advertised_port: i32::from(advertised_port),
+        topics,
+        config,
+    });
+    tracing::info!(
+        "weir broker {} listening on {local} (advertised as {}:{}), cluster id {}, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        state.advertised_host,
+        state.advertised_port,
+        state.cluster_id,
+        state.config.data_dir.display()
+    );
+
+    let connections = TaskTracker::new();
+    let connections_shutdown = shutdown.child_token();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(connection::serve(
+                        stream,
+                        peer,
+                        state.clone(),
+                        connections_shutdown.clone(),
+                    ));
+                }
+                // Running out of file descriptors or a connection reset before accept
+                // must not stop the broker; back off briefly and keep serving.
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    tracing::info!("shutting down: closing connections, then flushing partitions");
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+    partitions_shutdown.cancel();
+    partition_tasks.close();
+    partition_tasks.wait().await;
+    tracing::info!("broker stopped");
+    Ok(())
+}
+
+/// The address clients are told about: the configured one, else the bound address,
+/// with a wildcard bind advertised as `localhost` so the quick start works locally.
+fn advertised(config: &BrokerConfig, local: SocketAddr) -> (String, u16) {
+    match &config.advertised {
+        Some((host, port)) => {
+            let port = if *port == 0 { local.port() } else { *port };
+            (host.clone(), port)
+        }
+        None if local.ip().is_unspecified() => ("localhost".to_owned(), local.port()),
+        None => (local.ip().to_string(), local.port()),
+    }
+}

@@ -1,0 +1,136 @@
+//! The cloneable face of a partition: send a request to its owner and await the answer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::command::Command;
+use super::{OffsetSpec, PartitionOffsets, TimestampAndOffset};
+use crate::log::{AppendInfo, LogConfig, LogError};
+
+/// Why a partition request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The owner stopped: the broker is shutting down or the topic was deleted.
+    #[error("partition {topic}-{partition} is no longer served by this broker")]
+    Closed { topic: Arc<str>, partition: i32 },
+}
+
+/// A handle to one partition's owner task.
+#[derive(Debug, Clone)]
+pub struct PartitionHandle {
+    topic: Arc<str>,
+    partition: i32,
+    commands: mpsc::Sender<Command>,
+    offsets: watch::Receiver<PartitionOffsets>,
+}
+
+impl PartitionHandle {
+    pub(super) fn new(
+        topic: Arc<str>,
+        partition: i32,
+        commands: mpsc::Sender<Command>,
+        offsets: watch::Receiver<PartitionOffsets>,
+    ) -> Self {
+        PartitionHandle {
+            topic,
+            partition,
+            commands,
+            offsets,
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// The latest published offsets; never waits for the owner.
+    pub fn offsets(&self) -> PartitionOffsets {
+        *self.offsets.borrow()
+    }
+
+    /// A receiver that wakes whenever the offsets change (long-poll fetches wait on it).
+    pub fn watch_offsets(&self) -> watch::Receiver<PartitionOffsets> {
+        self.offsets.clone()
+    }
+
+    /// Queues an append. Queueing happens in call order, so a connection that sends
+    /// two produce requests keeps their order even though it awaits both replies later.
+    pub async fn start_append(
+        &self,
+        records: Bytes,
+    ) -> Result<oneshot::Receiver<Result<AppendInfo, LogError>>, PartitionError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Append { records, reply }).await?;
+        Ok(rx)
+    }
+
+    /// Awaits an append queued by [`start_append`](Self::start_append).
+    pub async fn finish_append(
+        &self,
+        pending: oneshot::Receiver<Result<AppendInfo, LogError>>,
+    ) -> Result<AppendInfo, PartitionError> {
+        Ok(pending.await.map_err(|_| self.closed())??)
+    }
+
+    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, PartitionError> {
+        self.request(|reply| Command::Read {
+            offset,
+            max_bytes,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn list_offset(
+        &self,
+        spec: OffsetSpec,
+    ) -> Result<Option<TimestampAndOffset>, PartitionError> {
+        self.request(|reply| Command::ListOffset { spec, reply })
+            .await
+    }
+
+    pub async fn delete_records(&self, before_offset: i64) -> Result<i64, PartitionError> {
+        self.request(|reply| Command::DeleteRecords {
+            before_offset,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn update_config(&self, config: LogConfig) -> Result<(), PartitionError> {
+        self.send(Command::UpdateConfig(config)).await
+    }
+
+    /// Stops the owner and removes the partition's files.
+    pub async fn delete(&self) -> Result<(), PartitionError> {
+        self.request(|reply| Command::Delete { reply }).await
+    }
+
+    async fn request<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, LogError>>) -> Command,
+    ) -> Result<T, PartitionError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(command(reply)).await?;
+        Ok(rx.await.map_err(|_| self.closed())??)
+    }
+
+    async fn send(&self, command: Command) -> Result<(), PartitionError> {
+        self.commands.send(command).await.map_err(|_| self.closed())
+    }
+
+    fn closed(&self) -> PartitionError {
+        PartitionError::Closed {
+            topic: self.topic.clone(),
+            partition: self.partition,
+        }
+    }
+}
