@@ -1,6 +1,6 @@
 //! OffsetForLeaderEpoch (KIP-101/320). A single node never changes leader, so its whole
 //! log is epoch 0: asking about epoch 0 gets the log end offset; a later epoch is
-//! unknown, and an epoch older than the current leader's is fenced.
+//! unknown. No older epoch exists, so no request is ever fenced.
 
 use crate::broker::state::BrokerState;
 use crate::protocol::messages::offset_for_leader_epoch_response::{
@@ -35,12 +35,6 @@ pub(super) fn handle(
                         None => result.error_code = ErrorCode::UnknownTopicOrPartition.code(),
                         Some(_) if p.current_leader_epoch > LEADER_EPOCH => {
                             result.error_code = ErrorCode::UnknownLeaderEpoch.code()
-                        }
-                        Some(_)
-                            if p.current_leader_epoch >= 0
-                                && p.current_leader_epoch < LEADER_EPOCH =>
-                        {
-                            result.error_code = ErrorCode::FencedLeaderEpoch.code()
                         }
                         Some(partition) if p.leader_epoch == LEADER_EPOCH => {
                             result.leader_epoch = LEADER_EPOCH;
