@@ -52,9 +52,12 @@ apt_install() {
         APT_UPDATED=1
     fi
     echo "    apt-get install $*"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends "$@" >/dev/null \
-        || fail "apt-get install $* failed"
+    local out
+    if ! out="$("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "$@" 2>&1)"; then
+        echo "$out" | tail -20
+        fail "apt-get install $* failed"
+    fi
 }
 
 step "checking system dependencies"

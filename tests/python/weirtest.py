@@ -14,8 +14,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 PARTITIONS = 3
-# Explicit CreateTime timestamps, far from "now" so a broker-assigned time cannot pass.
-BASE_TIMESTAMP_MS = 1_600_000_000_000
+# Explicit CreateTime timestamps an hour in the past: far enough from "now" that a
+# broker-assigned time cannot pass for them, recent enough that the default retention
+# (7 days, by record timestamp, as in Kafka) keeps them.
+BASE_TIMESTAMP_MS = (int(time.time()) - 3600) * 1000
 
 T = TypeVar("T")
 
