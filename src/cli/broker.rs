@@ -9,10 +9,10 @@ use tokio_util::sync::CancellationToken;
 use weir_core::broker::{self, parse_host_port, BrokerConfig};
 
 /// The embedded default configuration: a broker that runs out of the box.
-pub const DEFAULT_CONFIG: &str = include_str!("../../config/broker.properties");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("../../config/broker.properties");
 
 #[derive(Debug, clap::Args)]
-pub struct BrokerArgs {
+pub(crate) struct BrokerArgs {
     /// A properties file (Kafka's `key=value` format) overriding the embedded defaults.
     #[arg(long, env = "WEIR_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -36,7 +36,7 @@ pub struct BrokerArgs {
     print_default_config: bool,
 }
 
-pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     if args.print_default_config {
         print!("{DEFAULT_CONFIG}");
         return Ok(());

@@ -1,1 +1,72 @@
-pub mod broker;
+//! The `weir` command line: the broker and the Kafka client tools (topics, produce,
+//! consume, perf). Client commands use `rdkafka`, so they work against Weir or any
+//! Kafka-compatible cluster.
+
+use clap::{Parser, Subcommand};
+
+mod broker;
+mod client;
+mod consume;
+mod perf;
+mod produce;
+mod topics;
+
+/// Weir: a Kafka-compatible event-streaming platform in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a broker.
+    Broker(broker::BrokerArgs),
+    /// Create, list, describe, alter and delete topics.
+    Topics(topics::TopicsArgs),
+    /// Produce records read from stdin, one per line.
+    Produce(produce::ProduceArgs),
+    /// Consume records and print them to stdout.
+    Consume(consume::ConsumeArgs),
+    /// Measure producer and consumer throughput and latency.
+    #[command(subcommand)]
+    Perf(perf::PerfCommand),
+}
+
+/// Runs the parsed command to completion.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Broker(args) => runtime()?.block_on(broker::run(args)),
+        Command::Topics(args) => runtime()?.block_on(topics::run(args)),
+        Command::Produce(args) => produce::run(args),
+        Command::Consume(args) => consume::run(args),
+        Command::Perf(command) => perf::run(command),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))
+}
+
+/// Formats an error and its causes as one line: `outer: inner: root`.
+///
+/// Causes whose text the outer message already contains are skipped, so wrapped
+/// errors that repeat their source are not printed twice.
+pub(crate) fn error_chain(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
