@@ -106,8 +106,8 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<String>, LogError> {
     Ok(names)
 }
 
-pub(crate) fn read_to_string(path: &Path) -> Result<Option<String>, LogError> {
-    match fs::read_to_string(path) {
+pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
+    match fs::read(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(LogError::io(format!("reading {}", path.display()), e)),

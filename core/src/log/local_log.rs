@@ -357,11 +357,17 @@ impl Log {
         if self.active().base_offset() == base {
             return Ok(());
         }
-        {
-            let old = self.active_mut();
-            old.make_inactive()?;
-        }
-        let segment = match Segment::create(&self.dir, base, &self.config, now_ms) {
+        // The old segment is made durable *before* the new file exists. In the other
+        // order a crash could keep the new segment but lose the old one's unflushed
+        // tail, and recovery would find a log that jumps over the lost offsets to the
+        // new segment's base: a gap no fetch can cross. So a later segment on disk
+        // always means every earlier one is whole.
+        let rolled = self
+            .active_mut()
+            .make_inactive()
+            .and_then(|()| self.flush())
+            .and_then(|()| Segment::create(&self.dir, base, &self.config, now_ms));
+        let segment = match rolled {
             Ok(segment) => segment,
             Err(error) => {
                 // Keep appending to the old segment (its indexes sized for it again);
@@ -378,7 +384,7 @@ impl Log {
         // flush (retention rolls a fully flushed log).
         fs::sync_dir(&self.dir)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled a new segment");
-        self.flush()
+        Ok(())
     }
 
     /// DeleteRecords: moves the log start to `offset` (no-op if it is already beyond),
