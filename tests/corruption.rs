@@ -17,10 +17,13 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use support::{client_config, create_topic, wait_until, watermarks, BrokerProcess, WAIT};
 
+/// Values by (partition, offset).
+type Positions = BTreeMap<(i32, i64), Vec<u8>>;
+
 /// (partition, offset) → value of every acknowledged record; delivery errors by code.
 #[derive(Debug, Default, Clone)]
 struct Deliveries {
-    acked: Arc<Mutex<BTreeMap<(i32, i64), Vec<u8>>>>,
+    acked: Arc<Mutex<Positions>>,
     errors: Arc<Mutex<Vec<Option<RDKafkaErrorCode>>>>,
 }
 

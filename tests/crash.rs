@@ -160,8 +160,11 @@ fn produce(
     })
 }
 
+/// Per partition: the log start offset and the (offset, value) records read.
+type Contents = BTreeMap<i32, (i64, Vec<(i64, Vec<u8>)>)>;
+
 /// Reads every partition from its log start to its high watermark with CRC checks on.
-fn read_everything(bootstrap: &str) -> BTreeMap<i32, (i64, Vec<(i64, Vec<u8>)>)> {
+fn read_everything(bootstrap: &str) -> Contents {
     let marks = watermarks(bootstrap, TOPIC, PARTITIONS);
     let consumer: BaseConsumer = client_config(bootstrap)
         .set("group.id", "weir-crash-reader")
@@ -176,11 +179,11 @@ fn read_everything(bootstrap: &str) -> BTreeMap<i32, (i64, Vec<(i64, Vec<u8>)>)>
             .unwrap();
     }
     consumer.assign(&assignment).expect("assign");
-    let mut out: BTreeMap<i32, (i64, Vec<(i64, Vec<u8>)>)> = marks
+    let mut out: Contents = marks
         .iter()
         .map(|(&p, &(low, _))| (p, (low, Vec::new())))
         .collect();
-    let done = |out: &BTreeMap<i32, (i64, Vec<(i64, Vec<u8>)>)>| {
+    let done = |out: &Contents| {
         marks
             .iter()
             .all(|(p, &(low, high))| out[p].1.last().map_or(high <= low, |(o, _)| o + 1 >= high))

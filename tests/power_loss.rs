@@ -16,8 +16,11 @@ use support::{client_config, create_topic, read_all, InProcessBroker, WAIT};
 use weir_core::broker::BrokerConfig;
 use weir_core::log::storage::{self, CrashableStorage};
 
+/// Values by (partition, offset).
+type Positions = BTreeMap<(i32, i64), Vec<u8>>;
+
 #[derive(Debug, Default, Clone)]
-struct Acks(Arc<Mutex<BTreeMap<(i32, i64), Vec<u8>>>>);
+struct Acks(Arc<Mutex<Positions>>);
 
 impl ClientContext for Acks {}
 
