@@ -3,9 +3,11 @@
 //!
 //! Layers depend in one direction only:
 //! `protocol` (sans-IO codec) → `log` (segments, indexes) → `partition` (single owner)
-//! → `broker` (network, one file per API group). Nothing lower imports anything higher.
+//! → `metadata` (topics) → `group` (consumer groups, committed offsets) → `broker`
+//! (network, one file per API group). Nothing lower imports anything higher.
 
 pub mod broker;
+pub mod group;
 pub mod log;
 pub mod metadata;
 pub mod partition;

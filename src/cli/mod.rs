@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod broker;
 mod client;
 mod consume;
+mod groups;
 mod perf;
 mod produce;
 mod topics;
@@ -29,6 +30,8 @@ enum Command {
     Produce(produce::ProduceArgs),
     /// Consume records and print them to stdout.
     Consume(consume::ConsumeArgs),
+    /// List, describe and delete consumer groups; reset their offsets.
+    Groups(groups::GroupsArgs),
     /// Measure producer and consumer throughput and latency.
     #[command(subcommand)]
     Perf(perf::PerfCommand),
@@ -41,6 +44,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topics(args) => runtime()?.block_on(topics::run(args)),
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
+        Command::Groups(args) => groups::run(args),
         Command::Perf(command) => perf::run(command),
     }
 }

@@ -4,6 +4,7 @@
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
+mod command;
 mod in_process;
 mod process;
 
@@ -17,6 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+pub(crate) use command::{ok, weir};
 pub(crate) use in_process::InProcessBroker;
 pub(crate) use process::BrokerProcess;
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::group::GroupConfig;
 use crate::metadata::topic_config::{validate_value, ConfigType, TOPIC_CONFIGS};
 use crate::metadata::{ConfigError, TopicDefaults};
 
@@ -30,6 +31,8 @@ pub struct BrokerConfig {
     pub retention_check_interval: Duration,
     /// Broker-level defaults of topic configs (`log.retention.ms`, `log.segment.bytes`, …).
     pub topic_defaults: TopicDefaults,
+    /// The group coordinator's settings (`offsets.*`, `group.*`).
+    pub group: GroupConfig,
 }
 
 impl BrokerConfig {
@@ -43,6 +46,7 @@ impl BrokerConfig {
             request_max_bytes: DEFAULT_REQUEST_MAX_BYTES,
             retention_check_interval: Duration::from_millis(300_000),
             topic_defaults: TopicDefaults::default(),
+            group: GroupConfig::default(),
         }
     }
 
@@ -76,6 +80,23 @@ impl BrokerConfig {
                 self.topic_defaults
                     .set_broker_key("log.roll.ms", &ms.to_string())?;
             }
+            "offsets.topic.num.partitions" => self.group.offsets_topic_partitions = int(1)? as i32,
+            "offsets.retention.minutes" => {
+                self.group.offsets_retention = Duration::from_secs(int(1)? as u64 * 60)
+            }
+            "offsets.retention.check.interval.ms" => {
+                self.group.offsets_retention_check_interval = Duration::from_millis(long(1)? as u64)
+            }
+            "offset.metadata.max.bytes" => self.group.offset_metadata_max_bytes = int(0)? as usize,
+            "group.initial.rebalance.delay.ms" => {
+                self.group.initial_rebalance_delay = Duration::from_millis(int(0)? as u64)
+            }
+            "group.min.session.timeout.ms" => {
+                self.group.min_session_timeout = Duration::from_millis(int(0)? as u64)
+            }
+            "group.max.session.timeout.ms" => {
+                self.group.max_session_timeout = Duration::from_millis(int(0)? as u64)
+            }
             "advertised.listeners" | "advertised.host.port" => {
                 self.advertised = Some(parse_host_port(key, value)?);
             }
@@ -105,6 +126,37 @@ impl BrokerConfig {
             (
                 "log.retention.check.interval.ms".to_owned(),
                 self.retention_check_interval.as_millis().to_string(),
+            ),
+            (
+                "offsets.topic.num.partitions".to_owned(),
+                self.group.offsets_topic_partitions.to_string(),
+            ),
+            (
+                "offsets.retention.minutes".to_owned(),
+                (self.group.offsets_retention.as_secs() / 60).to_string(),
+            ),
+            (
+                "offsets.retention.check.interval.ms".to_owned(),
+                self.group
+                    .offsets_retention_check_interval
+                    .as_millis()
+                    .to_string(),
+            ),
+            (
+                "offset.metadata.max.bytes".to_owned(),
+                self.group.offset_metadata_max_bytes.to_string(),
+            ),
+            (
+                "group.initial.rebalance.delay.ms".to_owned(),
+                self.group.initial_rebalance_delay.as_millis().to_string(),
+            ),
+            (
+                "group.min.session.timeout.ms".to_owned(),
+                self.group.min_session_timeout.as_millis().to_string(),
+            ),
+            (
+                "group.max.session.timeout.ms".to_owned(),
+                self.group.max_session_timeout.as_millis().to_string(),
             ),
         ];
         if let Some((host, port)) = &self.advertised {
@@ -171,6 +223,12 @@ mod tests {
         assert_eq!(config.topic_defaults.get("retention.ms"), Some("7200000"));
         assert_eq!(config.topic_defaults.get("segment.bytes"), Some("1024"));
         assert_eq!(config.advertised, Some(("kafka.local".into(), 19092)));
+        config.set("offsets.topic.num.partitions", "4").unwrap();
+        config.set("group.initial.rebalance.delay.ms", "0").unwrap();
+        config.set("offsets.retention.minutes", "2").unwrap();
+        assert_eq!(config.group.offsets_topic_partitions, 4);
+        assert_eq!(config.group.initial_rebalance_delay, Duration::ZERO);
+        assert_eq!(config.group.offsets_retention, Duration::from_secs(120));
     }
 
     #[test]

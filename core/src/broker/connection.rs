@@ -60,7 +60,7 @@ pub(crate) async fn serve(
                                 break;
                             }
                         };
-                        match apis::start(&state, frame).await {
+                        match apis::start(&state, frame, peer).await {
                             Outcome::Respond(pending) => in_flight.push_back(pending),
                             Outcome::Close(reason) => {
                                 tracing::warn!(%peer, "closing connection: {reason}");

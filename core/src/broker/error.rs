@@ -3,6 +3,8 @@
 pub enum BrokerError {
     #[error("opening the broker's topics failed")]
     Metadata(#[from] crate::metadata::MetadataError),
+    #[error("loading consumer groups failed")]
+    Groups(#[from] crate::group::StoreError),
     #[error("{context}")]
     Io {
         context: String,

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use super::state::BrokerState;
 use super::{connection, meta_properties, BrokerConfig, BrokerError};
+use crate::group::GroupCoordinator;
 use crate::metadata::{RegistryOptions, TopicRegistry};
 
 /// Runs a broker on `listener` until `shutdown` fires.
@@ -44,11 +45,29 @@ pub async fn run(
         partitions_shutdown.clone(),
     );
     let topics = match topics {
-        Ok(topics) => topics,
+        Ok(topics) => Arc::new(topics),
         Err(error) => {
-            partitions_shutdown.cancel();
-            partition_tasks.close();
-            partition_tasks.wait().await;
+            stop_partitions(&partitions_shutdown, &partition_tasks).await;
+            return Err(error.into());
+        }
+    };
+    // The coordinator replays `__consumer_offsets` before the first connection, and
+    // stops (answering parked joins) as soon as shutdown fires, so connections waiting
+    // on a rebalance can finish.
+    let group_tasks = TaskTracker::new();
+    let groups = GroupCoordinator::start(
+        config.group.clone(),
+        topics.clone(),
+        &group_tasks,
+        shutdown.child_token(),
+    )
+    .await;
+    let groups = match groups {
+        Ok(groups) => groups,
+        Err(error) => {
+            group_tasks.close();
+            group_tasks.wait().await;
+            stop_partitions(&partitions_shutdown, &partition_tasks).await;
             return Err(error.into());
         }
     };
@@ -63,6 +82,7 @@ pub async fn run(
         advertised_host,
         advertised_port: i32::from(advertised_port),
         topics,
+        groups,
         config,
     });
     tracing::info!(
@@ -101,11 +121,18 @@ pub async fn run(
     drop(listener);
     connections.close();
     connections.wait().await;
-    partitions_shutdown.cancel();
-    partition_tasks.close();
-    partition_tasks.wait().await;
+    // Group writes still in flight land before the partitions close.
+    group_tasks.close();
+    group_tasks.wait().await;
+    stop_partitions(&partitions_shutdown, &partition_tasks).await;
     tracing::info!("broker stopped");
     Ok(())
+}
+
+async fn stop_partitions(shutdown: &CancellationToken, tasks: &TaskTracker) {
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
 }
 
 /// The address clients are told about: the configured one, else the bound address,

@@ -1,5 +1,9 @@
-//! What every connection shares: configuration, identity and the topic registry.
+//! What every connection shares: configuration, identity, the topic registry and the
+//! group coordinator.
 
+use std::sync::Arc;
+
+use crate::group::GroupCoordinator;
 use crate::metadata::TopicRegistry;
 
 use super::BrokerConfig;
@@ -11,5 +15,7 @@ pub(crate) struct BrokerState {
     /// The host and port clients are told to connect to.
     pub(crate) advertised_host: String,
     pub(crate) advertised_port: i32,
-    pub(crate) topics: TopicRegistry,
+    /// Shared with the group coordinator, which writes `__consumer_offsets`.
+    pub(crate) topics: Arc<TopicRegistry>,
+    pub(crate) groups: GroupCoordinator,
 }

@@ -41,6 +41,18 @@ pub struct LogConfig {
     /// `max.message.bytes`: the largest record batch (whole batch, 12-byte log overhead
     /// included) accepted by `append`.
     pub max_message_bytes: u64,
+    /// `cleanup.policy` includes `compact`: the log cleaner keeps only the latest record
+    /// per key in the log's inactive segments.
+    pub compact: bool,
+    /// `delete.retention.ms`: how long a tombstone survives after the cleaner first saw
+    /// it (compacted logs only).
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: the cleaner runs once the dirty (not yet cleaned)
+    /// share of the cleanable bytes reaches this.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: records stay uncompacted at least this long (segments
+    /// whose largest timestamp is younger are not cleaned).
+    pub min_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -57,6 +69,10 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1_048_588,
+            compact: false,
+            delete_retention_ms: DAY_MS,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
         }
     }
 }

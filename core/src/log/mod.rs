@@ -24,6 +24,8 @@
 
 pub mod batch;
 mod checkpoint;
+pub mod cleaner;
+pub mod compression;
 mod config;
 mod error;
 mod fs;

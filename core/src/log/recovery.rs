@@ -4,9 +4,9 @@
 //!
 //! The algorithm (also in `docs/on-disk-format.md`):
 //!
-//! 1. Delete `*.tmp`, `*.deleted`, `*.cleaned`. A `*.swap` file whose target exists is
-//!    deleted (the original is intact); otherwise it is renamed into place and its
-//!    segment is recovered.
+//! 1. Finish a committed compaction swap (its manifest `cleaner-swap` exists) or delete
+//!    the `*.swap` files of an uncommitted one (see `cleaner::swap`); swapped-in
+//!    segments are recovered. Delete `*.tmp`, `*.deleted`, `*.cleaned`.
 //! 2. Delete index files without a `.log`.
 //! 3. Unless the directory holds the clean-shutdown marker, every segment that may hold
 //!    offsets at or beyond the recovery point checkpoint is scanned batch by batch,
@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::checkpoint;
+use super::cleaner::swap::complete_interrupted;
 use super::config::LogConfig;
 use super::error::LogError;
 use super::fs;
@@ -33,7 +34,6 @@ use super::segment::{self, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX}
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
 
 const GARBAGE_SUFFIXES: [&str; 3] = [".tmp", ".deleted", ".cleaned"];
-const SWAP_SUFFIX: &str = ".swap";
 
 #[derive(Debug)]
 pub(crate) struct Loaded {
@@ -190,24 +190,13 @@ fn finish_active(
 
 /// Step 1; returns the base offsets of segments completed from a `.swap` file.
 fn clear_leftovers(dir: &Path) -> Result<BTreeSet<i64>, LogError> {
-    let mut forced = BTreeSet::new();
+    // Compaction swaps are completed or rolled back first (`cleaner::swap`).
+    let forced = complete_interrupted(dir)?;
     for name in fs::list(dir)? {
         let path = dir.join(&name);
         if GARBAGE_SUFFIXES.iter().any(|s| name.ends_with(s)) {
             tracing::info!(dir = %dir.display(), file = %name, "deleting leftover file");
             fs::remove(&path)?;
-        } else if let Some(target) = name.strip_suffix(SWAP_SUFFIX) {
-            let target_path = dir.join(target);
-            if fs::exists(&target_path) {
-                tracing::warn!(dir = %dir.display(), file = %name, "deleting swap file; the original is intact");
-                fs::remove(&path)?;
-            } else {
-                tracing::warn!(dir = %dir.display(), file = %name, "completing an interrupted swap");
-                fs::rename(&path, &target_path)?;
-                if let Some(base) = segment::parse_file_name(target, LOG_SUFFIX) {
-                    forced.insert(base);
-                }
-            }
         }
     }
     Ok(forced)

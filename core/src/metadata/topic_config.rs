@@ -18,6 +18,11 @@ pub enum ConfigType {
         min: i64,
     },
     Bool,
+    /// A floating-point number within `[min, max]` (tenths, so the type stays `Eq`).
+    Double {
+        min_tenths: i64,
+        max_tenths: i64,
+    },
     /// One of a fixed set of strings.
     Choice(&'static [&'static str]),
     /// A comma-separated list drawn from a fixed set.
@@ -32,6 +37,7 @@ impl ConfigType {
             ConfigType::Choice(_) => 2,
             ConfigType::Int { .. } => 3,
             ConfigType::Long { .. } => 5,
+            ConfigType::Double { .. } => 6,
             ConfigType::List(_) => 7,
         }
     }
@@ -109,6 +115,23 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         default: "CreateTime",
         broker_key: "log.message.timestamp.type",
         doc: "keep the producer's timestamp or stamp the broker's time",
+    },
+    TopicConfigDef {
+        name: "min.cleanable.dirty.ratio",
+        kind: ConfigType::Double {
+            min_tenths: 0,
+            max_tenths: 10,
+        },
+        default: "0.5",
+        broker_key: "log.cleaner.min.cleanable.ratio",
+        doc: "dirty share of a compacted log's cleanable bytes that triggers cleaning",
+    },
+    TopicConfigDef {
+        name: "min.compaction.lag.ms",
+        kind: ConfigType::Long { min: 0 },
+        default: "0",
+        broker_key: "log.cleaner.min.compaction.lag.ms",
+        doc: "records stay uncompacted at least this long",
     },
     TopicConfigDef {
         name: "min.insync.replicas",
@@ -202,6 +225,19 @@ pub(crate) fn validate_value(name: &str, kind: ConfigType, value: &str) -> Resul
                 .parse()
                 .map_err(|_| invalid("expected an integer".into()))?;
             if n < min || n > max {
+                return Err(invalid(format!("must be between {min} and {max}")));
+            }
+        }
+        ConfigType::Double {
+            min_tenths,
+            max_tenths,
+        } => {
+            let (min, max) = (min_tenths as f64 / 10.0, max_tenths as f64 / 10.0);
+            let n: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| invalid("expected a number".into()))?;
+            if !(min..=max).contains(&n) {
                 return Err(invalid(format!("must be between {min} and {max}")));
             }
         }
@@ -325,6 +361,15 @@ impl TopicConfigs {
             .unwrap_or_else(|_| def.default.parse().unwrap_or(0))
     }
 
+    fn double(&self, name: &str, defaults: &TopicDefaults) -> f64 {
+        let def = topic_config_def(name).expect("a name from the table");
+        let (value, _) = self.effective(def, defaults);
+        value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| def.default.parse().unwrap_or(0.5))
+    }
+
     fn text<'a>(&'a self, name: &str, defaults: &'a TopicDefaults) -> &'a str {
         let def = topic_config_def(name).expect("a name from the table");
         self.effective(def, defaults).0
@@ -336,10 +381,12 @@ impl TopicConfigs {
 
     /// The log settings these configs put in force.
     pub fn log_config(&self, defaults: &TopicDefaults) -> LogConfig {
-        let deletes = self
-            .text("cleanup.policy", defaults)
-            .split(',')
-            .any(|p| p.trim() == "delete");
+        let policy = |name: &str| {
+            self.text("cleanup.policy", defaults)
+                .split(',')
+                .any(|p| p.trim() == name)
+        };
+        let deletes = policy("delete");
         let retention = |name| {
             if deletes {
                 self.long(name, defaults)
@@ -362,6 +409,10 @@ impl TopicConfigs {
                 TimestampType::CreateTime
             },
             max_message_bytes: self.long("max.message.bytes", defaults) as u64,
+            compact: policy("compact"),
+            delete_retention_ms: self.long("delete.retention.ms", defaults),
+            min_cleanable_dirty_ratio: self.double("min.cleanable.dirty.ratio", defaults),
+            min_compaction_lag_ms: self.long("min.compaction.lag.ms", defaults),
         }
     }
 }
@@ -403,5 +454,30 @@ mod tests {
                 .unwrap();
         let log = configs.log_config(&TopicDefaults::default());
         assert_eq!((log.retention_ms, log.retention_bytes), (-1, -1));
+        assert!(log.compact);
+    }
+
+    #[test]
+    fn compaction_configs_reach_the_log_config() {
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "0.01").is_ok());
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "1.5").is_err());
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "half").is_err());
+        let mut defaults = TopicDefaults::default();
+        assert!(defaults
+            .set_broker_key("log.cleaner.min.cleanable.ratio", "0.25")
+            .unwrap());
+        let configs = TopicConfigs::from_overrides([
+            ("cleanup.policy", "compact,delete"),
+            ("delete.retention.ms", "100"),
+            ("min.compaction.lag.ms", "7"),
+        ])
+        .unwrap();
+        let log = configs.log_config(&defaults);
+        assert!(log.compact);
+        assert_eq!(log.retention_ms, 604_800_000);
+        assert_eq!(log.delete_retention_ms, 100);
+        assert_eq!(log.min_compaction_lag_ms, 7);
+        assert_eq!(log.min_cleanable_dirty_ratio, 0.25);
+        assert!(!TopicConfigs::default().log_config(&defaults).compact);
     }
 }

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::{OffsetSpec, TimestampAndOffset};
+use crate::log::cleaner::CleanedSegments;
 use crate::log::{AppendInfo, LogConfig, LogError};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, LogError>>;
@@ -28,6 +29,8 @@ pub(super) enum Command {
         reply: Reply<i64>,
     },
     UpdateConfig(LogConfig),
+    /// A cleaning pass finished off the owner; the owner swaps its segments in.
+    CleanDone(Result<Option<CleanedSegments>, LogError>),
     /// Closes the log and removes the partition's directory (topic deletion).
     Delete {
         reply: Reply<()>,

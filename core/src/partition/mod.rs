@@ -6,6 +6,7 @@
 //! decide whether to wait (log start, high watermark) are published through a `watch`
 //! channel so readers never queue behind the owner to learn them.
 
+mod cleaning;
 mod command;
 mod handle;
 mod owner;

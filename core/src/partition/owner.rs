@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::cleaning::Cleaning;
 use super::command::Command;
 use super::{OffsetSpec, PartitionHandle, PartitionOffsets, TimestampAndOffset};
 use crate::log::{Log, LogError};
@@ -18,8 +19,9 @@ const COMMAND_QUEUE: usize = 256;
 /// Starts the owner task of `log` on `tracker` and returns its handle.
 ///
 /// The owner runs until `shutdown` fires or every handle is dropped, then closes the
-/// log (flushing it). `maintenance_interval` paces retention, time-based rolls and
-/// `flush.ms`.
+/// log (flushing it). `maintenance_interval` paces retention, time-based rolls,
+/// `flush.ms` and, for compacted topics, starting log cleaner passes (which run on
+/// `tracker` too, off the owner).
 pub fn spawn_partition(
     tracker: &TaskTracker,
     topic: Arc<str>,
@@ -30,11 +32,17 @@ pub fn spawn_partition(
 ) -> PartitionHandle {
     let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
     let (offsets_tx, offsets) = watch::channel(offsets_of(&log));
+    let cleaning = Cleaning::new(
+        tracker.clone(),
+        commands_tx.downgrade(),
+        shutdown.child_token(),
+    );
     let owner = Owner {
         log: Some(log),
         offsets: offsets_tx,
         topic: topic.clone(),
         partition,
+        cleaning,
     };
     tracker.spawn(owner.run(commands, maintenance_interval, shutdown));
     PartitionHandle::new(topic, partition, commands_tx, offsets)
@@ -46,6 +54,7 @@ struct Owner {
     offsets: watch::Sender<PartitionOffsets>,
     topic: Arc<str>,
     partition: i32,
+    cleaning: Cleaning,
 }
 
 impl Owner {
@@ -108,7 +117,14 @@ impl Owner {
                 let _ = reply.send(result);
             }
             Command::UpdateConfig(config) => log.update_config(config),
+            Command::CleanDone(result) => {
+                if let Err(error) = self.cleaning.finish(log, result) {
+                    tracing::warn!(topic = %self.topic, partition = self.partition, %error, "log cleaning failed");
+                }
+                self.publish();
+            }
             Command::Delete { reply } => {
+                self.cleaning.cancel();
                 let result = self.delete();
                 let _ = reply.send(result);
             }
@@ -127,7 +143,8 @@ impl Owner {
                 if deleted > 0 {
                     tracing::info!(topic = %self.topic, partition = self.partition, deleted, "retention deleted segments");
                 }
-            });
+            })
+            .and_then(|()| self.cleaning.maybe_start(log));
         if let Err(error) = result {
             tracing::warn!(topic = %self.topic, partition = self.partition, %error, "log maintenance failed");
         }

@@ -11,12 +11,13 @@ pub(super) fn handle(_ctx: &RequestContext, _request: ApiVersionsRequest) -> Api
 }
 
 /// The v0 answer to an ApiVersions version this broker does not know (KIP-511).
-pub(super) fn unsupported_version(correlation_id: i32) -> BytesMut {
+pub(super) fn unsupported_version(correlation_id: i32, peer: std::net::SocketAddr) -> BytesMut {
     let ctx = RequestContext {
         api_key: ApiKey::ApiVersions,
         version: 0,
         correlation_id,
         client_id: None,
+        peer,
     };
     ctx.encode(&response(ErrorCode::UnsupportedVersion))
 }

@@ -6,14 +6,24 @@ mod configs;
 mod delete_records;
 mod errors;
 mod fetch;
+mod find_coordinator;
+mod groups;
+mod heartbeat;
+mod join_group;
 mod leader_epoch;
+mod leave_group;
 mod list_offsets;
 mod log_dirs;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 mod topics;
 mod versions;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -40,11 +50,20 @@ pub(crate) struct RequestContext {
     pub(crate) api_key: ApiKey,
     pub(crate) version: i16,
     pub(crate) correlation_id: i32,
-    #[allow(dead_code)] // kept for quotas and request logging
     pub(crate) client_id: Option<String>,
+    /// The peer's address, which DescribeGroups reports as the member's host.
+    pub(crate) peer: SocketAddr,
 }
 
 impl RequestContext {
+    /// The client as the group coordinator records it, host in Kafka's `/ip` form.
+    pub(crate) fn client_info(&self) -> crate::group::ClientInfo {
+        crate::group::ClientInfo {
+            client_id: self.client_id.clone().unwrap_or_default(),
+            client_host: format!("/{}", self.peer.ip()),
+        }
+    }
+
     /// Encodes `body` as this request's response, size prefix included.
     pub(crate) fn encode<M: Message>(&self, body: &M) -> BytesMut {
         let mut buf = BytesMut::with_capacity(256);
@@ -65,7 +84,7 @@ impl RequestContext {
 }
 
 /// Decodes one request frame and starts serving it.
-pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes) -> Outcome {
+pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes, peer: SocketAddr) -> Outcome {
     let Some(prefix) = frame.get(..8) else {
         return Outcome::Close(format!(
             "a request of {} bytes is too short for a request header",
@@ -84,7 +103,7 @@ pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes) -> Outcome
         if api_key == ApiKey::ApiVersions {
             // KIP-511: answer an unknown ApiVersions version with a v0 response listing
             // what is supported, so the client can retry with a version both know.
-            let response = api_versions::unsupported_version(correlation_id);
+            let response = api_versions::unsupported_version(correlation_id, peer);
             return Outcome::Respond(future::ready(Some(response)).boxed());
         }
         return Outcome::Close(format!(
@@ -112,6 +131,7 @@ pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes) -> Outcome
         version,
         correlation_id,
         client_id: header.client_id,
+        peer,
     };
     if let RequestBody::Produce(request) = body {
         return Outcome::Respond(produce::start(state.clone(), ctx, request).await);
@@ -139,6 +159,18 @@ async fn serve(state: &BrokerState, ctx: &RequestContext, body: RequestBody) -> 
         RequestBody::DeleteRecords(r) => ctx.encode(&delete_records::handle(state, r).await),
         RequestBody::DescribeLogDirs(r) => ctx.encode(&log_dirs::describe(state, r)),
         RequestBody::OffsetForLeaderEpoch(r) => ctx.encode(&leader_epoch::handle(state, r)),
+        RequestBody::FindCoordinator(r) => ctx.encode(&find_coordinator::handle(state, ctx, r)),
+        // JoinGroup and SyncGroup may wait for a rebalance; only this connection waits.
+        RequestBody::JoinGroup(r) => ctx.encode(&join_group::handle(state, ctx, r).await),
+        RequestBody::SyncGroup(r) => ctx.encode(&sync_group::handle(state, r).await),
+        RequestBody::Heartbeat(r) => ctx.encode(&heartbeat::handle(state, r).await),
+        RequestBody::LeaveGroup(r) => ctx.encode(&leave_group::handle(state, ctx, r).await),
+        RequestBody::OffsetCommit(r) => ctx.encode(&offset_commit::handle(state, ctx, r).await),
+        RequestBody::OffsetFetch(r) => ctx.encode(&offset_fetch::handle(state, ctx, r).await),
+        RequestBody::OffsetDelete(r) => ctx.encode(&offset_delete::handle(state, r).await),
+        RequestBody::ListGroups(r) => ctx.encode(&groups::list(state, r).await),
+        RequestBody::DescribeGroups(r) => ctx.encode(&groups::describe(state, ctx, r).await),
+        RequestBody::DeleteGroups(r) => ctx.encode(&groups::delete(state, r).await),
         other => unreachable!(
             "versions::supported admitted {} without a handler",
             other.api_key().name()

@@ -2,8 +2,9 @@
 //! concatenated batches, validation on append, and the few header rewrites the broker
 //! makes (base offset, LogAppendTime).
 //!
-//! Records inside a batch stay opaque (and usually compressed); only
-//! [`records`] looks inside, and only for timestamp lookups on uncompressed batches.
+//! Records inside a batch stay opaque (and usually compressed) on the produce and fetch
+//! paths; [`records`] looks inside for timestamp lookups on uncompressed batches, and
+//! [`record`] parses whole records for the log cleaner.
 //!
 //! Header layout, all integers big-endian (Kafka's `DefaultRecordBatch`):
 //!
@@ -24,6 +25,7 @@
 //! |     57 |    4 | recordsCount         |
 
 mod builder;
+pub mod record;
 pub mod records;
 
 pub use builder::RecordBatchBuilder;
@@ -57,6 +59,8 @@ const BASE_SEQUENCE_AT: usize = 53;
 const RECORDS_COUNT_AT: usize = 57;
 
 const COMPRESSION_MASK: i16 = 0x07;
+/// KIP-534: baseTimestamp holds the delete horizon of the batch's tombstones.
+const DELETE_HORIZON_BIT: i16 = 0x40;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 const TRANSACTIONAL_BIT: i16 = 0x10;
 const CONTROL_BIT: i16 = 0x20;
@@ -165,6 +169,12 @@ impl RecordBatchHeader {
     /// Holds control records (transaction markers) rather than data.
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
+    }
+
+    /// KIP-534: the log cleaner has stamped the batch's delete horizon into
+    /// baseTimestamp; its tombstones may be removed once that time has passed.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)
     }
 }
 
