@@ -106,6 +106,13 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<String>, LogError> {
     Ok(names)
 }
 
+/// A text file, with bytes that are not UTF-8 replaced (so a damaged file reads as
+/// malformed text for its parser to reject, rather than failing the open); `None` if
+/// it is missing.
+pub(crate) fn read_to_string(path: &Path) -> Result<Option<String>, LogError> {
+    Ok(read(path)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
     match fs::read(path) {
         Ok(s) => Ok(Some(s)),
