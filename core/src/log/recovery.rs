@@ -53,7 +53,16 @@ pub(crate) struct Loaded {
 }
 
 pub(crate) fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Loaded, LogError> {
-    fs::create_dir_all(dir)?;
+    if !fs::exists(dir) {
+        fs::create_dir_all(dir)?;
+        // The new directory's own entry must be durable too, or a power cut could take
+        // the whole partition with it (Kafka flushes the parent on log creation).
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::sync_dir(parent)?;
+    }
     let forced = clear_leftovers(dir)?;
     let names = fs::list(dir)?;
     let bases: BTreeSet<i64> = names

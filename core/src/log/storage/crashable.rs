@@ -12,9 +12,9 @@ use super::{OpenMode, OsStorage, Storage};
 /// The durability model of [`CrashableStorage`]: a file's contents are those of its
 /// last successful `sync`, or empty if it never had one; a directory's entries are
 /// those of its last successful `sync_dir`. Files that existed before the storage first
-/// saw them count as durable, contents and name. Directories themselves are always
-/// durable (the log creates partition directories once, and the broker syncs the data
-/// directory when it records a topic).
+/// saw them count as durable, contents and name. Directories themselves are not
+/// modelled and always survive (the log fsyncs a partition directory's parent when it
+/// creates it).
 ///
 /// Operations go to the real file system, so the log (and its memory maps) see a
 /// normal disk; [`power_loss`](Self::power_loss) rewrites the touched directories to
