@@ -1,6 +1,6 @@
 //! ListGroups, DescribeGroups and DeleteGroups: the admin view of groups.
 
-use super::RequestContext;
+use super::{authorized_operations, RequestContext};
 use crate::broker::state::BrokerState;
 use crate::protocol::messages::delete_groups_response::DeletableGroupResult;
 use crate::protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
@@ -12,10 +12,6 @@ use crate::protocol::messages::{
 
 /// Every group here is a classic group (KIP-848 groups are "consumer").
 const CLASSIC: &str = "classic";
-
-/// Kafka's bit set of ACL operations a group allows (READ, DELETE, DESCRIBE): without
-/// an authorizer every client may do all of them.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 pub(super) async fn list(state: &BrokerState, request: ListGroupsRequest) -> ListGroupsResponse {
     let classic_wanted = request.types_filter.is_empty()
@@ -49,11 +45,8 @@ pub(super) async fn describe(
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let described = state.groups.describe_groups(&request.groups).await;
-    let operations = if request.include_authorized_operations && ctx.version >= 3 {
-        GROUP_OPERATIONS
-    } else {
-        i32::MIN
-    };
+    let operations =
+        authorized_operations::group(request.include_authorized_operations && ctx.version >= 3);
     DescribeGroupsResponse {
         groups: described
             .into_iter()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::errors::metadata_error_code;
-use super::RequestContext;
+use super::{authorized_operations, RequestContext};
 use crate::broker::state::BrokerState;
 use crate::metadata::{validate_topic_name, Topic, TopicConfigs};
 use crate::protocol::messages::metadata_response::{
@@ -12,13 +12,6 @@ use crate::protocol::messages::metadata_response::{
 };
 use crate::protocol::messages::{MetadataRequest, MetadataResponse};
 use crate::protocol::ErrorCode;
-
-/// Kafka's "not requested" marker for authorized-operation bit sets.
-pub(super) const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
-/// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: with
-/// no authorizer every client may do everything to a topic.
-const TOPIC_OPERATIONS: i32 =
-    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
 pub(super) async fn handle(
     state: &BrokerState,
@@ -31,11 +24,7 @@ pub(super) async fn handle(
         _ => None,
     };
     let auto_create = request.allow_auto_topic_creation && state.config.auto_create_topics;
-    let operations = if request.include_topic_authorized_operations {
-        TOPIC_OPERATIONS
-    } else {
-        OPERATIONS_NOT_REQUESTED
-    };
+    let operations = authorized_operations::topic(request.include_topic_authorized_operations);
     let topics = match requested {
         None => state
             .topics
@@ -78,7 +67,9 @@ pub(super) async fn handle(
         cluster_id: Some(state.cluster_id.clone()),
         controller_id: state.config.node_id,
         topics,
-        cluster_authorized_operations: OPERATIONS_NOT_REQUESTED,
+        cluster_authorized_operations: authorized_operations::cluster(
+            request.include_cluster_authorized_operations,
+        ),
         ..Default::default()
     }
 }

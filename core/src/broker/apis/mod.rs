@@ -1,6 +1,7 @@
 //! Request dispatch: header and version checks, then one file per Kafka API group.
 
 mod api_versions;
+mod authorized_operations;
 mod cluster;
 mod configs;
 mod delete_records;

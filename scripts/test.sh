@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Weir's whole test suite, from a fresh Debian machine with only Rust on it.
+#
+#   scripts/test.sh                 everything: deps, fmt, clippy, build, cargo tests, e2e
+#   scripts/test.sh --e2e-only      deps, release build and the end-to-end tests only
+#   scripts/test.sh -- -k kcat      extra arguments after `--` go to pytest
+#
+# Installs what is missing, idempotently: Debian packages (kcat, python3-venv, a C
+# toolchain) with one `apt-get update` only when something is missing, and a Python
+# virtualenv at .venv from tests/python/requirements.txt. Stops at the first failure
+# with a line saying which step failed. The last line printed is a summary.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+VENV="$ROOT/.venv"
+REQUIREMENTS="$ROOT/tests/python/requirements.txt"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+E2E_ONLY=0
+PYTEST_ARGS=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --e2e-only) E2E_ONLY=1 ;;
+        --) shift; PYTEST_ARGS=("$@"); break ;;
+        -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() {
+    printf '\ntest.sh: FAILED: %s\n' "$*"
+    exit 1
+}
+
+# --- Debian packages -------------------------------------------------------------
+
+APT_UPDATED=0
+apt_install() {
+    # Installs the given Debian packages; runs `apt-get update` at most once per run.
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || fail "need root (or sudo) to install: $*"
+        sudo=(sudo -n)
+    fi
+    if [[ $APT_UPDATED -eq 0 ]]; then
+        echo "    apt-get update"
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            || fail "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    echo "    apt-get install $*"
+    local out
+    if ! out="$("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "$@" 2>&1)"; then
+        echo "$out" | tail -20
+        fail "apt-get install $* failed"
+    fi
+}
+
+step "checking system dependencies"
+missing=()
+command -v kcat >/dev/null || missing+=(kcat)
+command -v cc >/dev/null || missing+=(build-essential)
+command -v make >/dev/null || missing+=(make)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v python3 >/dev/null || missing+=(python3 python3-venv)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    apt_install "${missing[@]}"
+fi
+command -v kcat >/dev/null || fail "kcat is still missing after apt-get install kcat"
+command -v cargo >/dev/null || fail "cargo is missing: install Rust (rustup) first"
+
+# --- Python virtualenv -----------------------------------------------------------
+
+step "checking Python virtualenv at .venv"
+make_venv() {
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" 2>/dev/null
+}
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    if ! make_venv; then
+        # Debian's python3 ships venv support separately (python3.X-venv).
+        pyver="$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+        apt_install python3-venv "python${pyver}-venv"
+        make_venv || fail "python3 -m venv .venv failed even with python3-venv installed"
+    fi
+fi
+req_hash="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+stamp="$VENV/.requirements.sha256"
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$req_hash" ]]; then
+    echo "    pip install -r tests/python/requirements.txt"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" \
+        || fail "pip install -r tests/python/requirements.txt failed"
+    echo "$req_hash" >"$stamp"
+fi
+"$VENV/bin/python" - <<'EOF' || fail "the .venv is incomplete: delete .venv and run scripts/test.sh again"
+import confluent_kafka, kafka, pytest, snappy, lz4.frame, zstandard  # noqa: F401
+from kafka.codec import has_gzip, has_snappy, has_lz4, has_zstd
+assert has_gzip() and has_snappy() and has_lz4() and has_zstd(), "kafka-python codecs missing"
+EOF
+
+# --- Rust ------------------------------------------------------------------------
+
+if [[ $E2E_ONLY -eq 0 ]]; then
+    step "cargo fmt --all -- --check"
+    cargo fmt --all -- --check || fail "code is not formatted: run 'cargo fmt --all'"
+
+    step "cargo clippy --all-targets -- -D warnings"
+    cargo clippy --workspace --all-targets --quiet -- -D warnings || fail "clippy found warnings"
+fi
+
+step "cargo build --release"
+cargo build --release --quiet || fail "cargo build --release failed"
+WEIR_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/weir"
+[[ -x "$WEIR_BIN" ]] || fail "no binary at $WEIR_BIN after cargo build --release"
+export WEIR_BIN
+
+if [[ $E2E_ONLY -eq 0 ]]; then
+    step "cargo test --workspace"
+    cargo test --workspace --quiet || fail "Rust tests failed (cargo test --workspace)"
+fi
+
+# --- End-to-end tests ------------------------------------------------------------
+
+step "pytest tests/python (broker: $WEIR_BIN)"
+set +e
+"$VENV/bin/python" -m pytest "$ROOT/tests/python" "${PYTEST_ARGS[@]}"
+rc=$?
+set -e
+case $rc in
+    0) ;;
+    5) fail "pytest collected no tests from tests/python" ;;
+    *) exit "$rc" ;;  # pytest's own summary line is the last line printed
+esac
