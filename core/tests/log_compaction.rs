@@ -487,3 +487,52 @@ fn min_compaction_lag_keeps_young_segments_dirty() {
     let stats = log.compact(7_000, false).unwrap().unwrap();
     assert!(stats.records_removed > 0);
 }
+
+/// Power cut at every storage operation of a whole pass (clean, swap, checkpoint),
+/// keeping only what was fsynced (`CrashableStorage`): the reopened log always holds
+/// the latest value of every key, and only records that were there before, at their
+/// offsets.
+#[test]
+fn a_power_cut_at_any_storage_operation_of_a_pass_keeps_the_latest_value_of_every_key() {
+    use std::sync::Arc;
+    use weir_core::log::storage::{self, CrashableStorage};
+
+    let mut cut_at = 0u64;
+    loop {
+        let tmp = tempfile::tempdir().unwrap();
+        let disk = Arc::new(CrashableStorage::new());
+        let _guard = storage::install(tmp.path(), disk.clone());
+        let dir = partition_dir(&tmp);
+        let mut log = Log::open(&dir, config(), 1_000).unwrap();
+        let latest = fill(&mut log, 6, 8, 1_000);
+        log.flush().unwrap();
+        let before = read_records(&log);
+        disk.cut_power_after(Some(cut_at));
+        let result = log.compact(2_000, true);
+        let finished = !disk.power_is_cut();
+        if finished {
+            assert!(result.unwrap().is_some(), "the pass did something");
+        }
+        drop(log);
+        disk.power_loss().unwrap();
+
+        let log = Log::open(&dir, config(), 3_000).unwrap();
+        let after = read_records(&log);
+        assert_eq!(
+            latest_values(&after),
+            latest,
+            "power cut after {cut_at} operations"
+        );
+        for record in &after {
+            assert!(
+                before.contains(record),
+                "power cut after {cut_at} operations: {record:?} was not in the log"
+            );
+        }
+        if finished {
+            assert!(cut_at > 10, "the pass did some storage operations");
+            break;
+        }
+        cut_at += 1;
+    }
+}

@@ -35,6 +35,7 @@ pub async fn run(
 
     let partition_tasks = TaskTracker::new();
     let partitions_shutdown = CancellationToken::new();
+    let loading = std::time::Instant::now();
     let topics = TopicRegistry::open(
         RegistryOptions {
             data_dir: config.data_dir.clone(),
@@ -71,6 +72,11 @@ pub async fn run(
             return Err(error.into());
         }
     };
+    tracing::info!(
+        topics = topics.all().len(),
+        elapsed_ms = loading.elapsed().as_millis() as u64,
+        "loaded the partition logs"
+    );
     let (advertised_host, advertised_port) = advertised(&config, local);
     let state = Arc::new(BrokerState {
         cluster_id,

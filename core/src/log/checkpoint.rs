@@ -33,10 +33,13 @@ pub(crate) fn write(path: &Path, topic: &str, partition: i32, offset: i64) -> Re
 /// reported and treated as missing: both checkpoints then fall back to the safe answer
 /// (recover everything, keep every segment).
 pub(crate) fn read(path: &Path) -> Result<Option<i64>, LogError> {
-    let Some(contents) = fs::read_to_string(path)? else {
+    let Some(contents) = fs::read(path)? else {
         return Ok(None);
     };
-    match parse(&contents) {
+    let parsed = std::str::from_utf8(&contents)
+        .map_err(|_| "not UTF-8 text".to_owned())
+        .and_then(parse);
+    match parsed {
         Ok(offset) => Ok(offset),
         Err(why) => {
             tracing::warn!(path = %path.display(), "ignoring malformed checkpoint: {why}");

@@ -1,21 +1,18 @@
 //! Every file operation of the log goes through here, each turning an `io::Error` into a
-//! [`LogError::Io`] that names the file, and each a single place where a fault-injecting
-//! storage layer can later be slotted in.
+//! [`LogError::Io`] that names the file. Operations that change files or can lose data
+//! go through the [`Storage`](super::storage::Storage) installed for the path (the real
+//! file system unless a test installed a fault-injecting one); metadata queries and
+//! listings go straight to the file system.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::error::LogError;
+use super::storage::{self, OpenMode};
 
 pub(crate) fn open_rw(path: &Path) -> Result<File, LogError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    storage::with(path, |s| s.open(path, OpenMode::ReadWrite))
         .map_err(|e| LogError::io(format!("opening {}", path.display()), e))
 }
 
@@ -39,7 +36,7 @@ pub(crate) fn read_exact_at(
     buf: &mut [u8],
     pos: u64,
 ) -> Result<(), LogError> {
-    file.read_exact_at(buf, pos).map_err(|e| {
+    storage::with(path, |s| s.read_at(file, path, buf, pos)).map_err(|e| {
         LogError::io(
             format!("reading {} bytes at {pos} of {}", buf.len(), path.display()),
             e,
@@ -48,7 +45,7 @@ pub(crate) fn read_exact_at(
 }
 
 pub(crate) fn write_all_at(file: &File, path: &Path, buf: &[u8], pos: u64) -> Result<(), LogError> {
-    file.write_all_at(buf, pos).map_err(|e| {
+    storage::with(path, |s| s.write_at(file, path, buf, pos)).map_err(|e| {
         LogError::io(
             format!("writing {} bytes at {pos} of {}", buf.len(), path.display()),
             e,
@@ -57,19 +54,18 @@ pub(crate) fn write_all_at(file: &File, path: &Path, buf: &[u8], pos: u64) -> Re
 }
 
 pub(crate) fn set_len(file: &File, path: &Path, len: u64) -> Result<(), LogError> {
-    file.set_len(len)
+    storage::with(path, |s| s.set_len(file, path, len))
         .map_err(|e| LogError::io(format!("resizing {} to {len} bytes", path.display()), e))
 }
 
 pub(crate) fn sync(file: &File, path: &Path) -> Result<(), LogError> {
-    file.sync_all()
+    storage::with(path, |s| s.sync(file, path))
         .map_err(|e| LogError::io(format!("fsync of {}", path.display()), e))
 }
 
 /// Makes creations, renames and deletions in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
+    storage::with(dir, |s| s.sync_dir(dir))
         .map_err(|e| LogError::io(format!("fsync of directory {}", dir.display()), e))
 }
 
@@ -79,7 +75,7 @@ pub(crate) fn create_dir_all(dir: &Path) -> Result<(), LogError> {
 }
 
 pub(crate) fn rename(from: &Path, to: &Path) -> Result<(), LogError> {
-    fs::rename(from, to).map_err(|e| {
+    storage::with(to, |s| s.rename(from, to)).map_err(|e| {
         LogError::io(
             format!("renaming {} to {}", from.display(), to.display()),
             e,
@@ -89,7 +85,7 @@ pub(crate) fn rename(from: &Path, to: &Path) -> Result<(), LogError> {
 
 /// Removes a file; one that is already gone is not an error.
 pub(crate) fn remove(path: &Path) -> Result<(), LogError> {
-    match fs::remove_file(path) {
+    match storage::with(path, |s| s.remove(path)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
             Err(LogError::io(format!("deleting {}", path.display()), e))
         }
@@ -110,8 +106,15 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<String>, LogError> {
     Ok(names)
 }
 
+/// A text file, with bytes that are not UTF-8 replaced (so a damaged file reads as
+/// malformed text for its parser to reject, rather than failing the open); `None` if
+/// it is missing.
 pub(crate) fn read_to_string(path: &Path) -> Result<Option<String>, LogError> {
-    match fs::read_to_string(path) {
+    Ok(read(path)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
+    match fs::read(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(LogError::io(format!("reading {}", path.display()), e)),
@@ -128,15 +131,15 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), LogEr
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = Path::new(&tmp);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(tmp)
+    let file = storage::with(tmp, |s| s.open(tmp, OpenMode::CreateTruncate))
         .map_err(|e| LogError::io(format!("creating {}", tmp.display()), e))?;
-    write_all_at(&file, tmp, contents, 0)?;
-    sync(&file, tmp)?;
+    let written = write_all_at(&file, tmp, contents, 0).and_then(|()| sync(&file, tmp));
     drop(file);
+    if let Err(error) = written {
+        // A full disk must not also keep the half-written file around.
+        let _ = remove(tmp);
+        return Err(error);
+    }
     rename(tmp, path)?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }

@@ -93,12 +93,20 @@ impl IndexFile {
     }
 
     /// Appends an entry; the caller checks capacity first.
+    ///
+    /// The entry is written with `pwrite`, not through the mapping (the page cache
+    /// keeps both coherent): the preallocated file is sparse, and a store into a hole
+    /// on a full disk raises SIGBUS and kills the broker, where a write fails with
+    /// `ENOSPC`. An entry that cannot be written is skipped; the index is sparse anyway,
+    /// so lookups stay correct and only scan further.
     pub(crate) fn push(&mut self, entry: &[u8]) {
         debug_assert_eq!(entry.len(), self.entry_size);
-        let at = self.entries * self.entry_size;
-        let mmap = self.mmap.as_mut().expect("push into a preallocated index");
-        mmap[at..at + self.entry_size].copy_from_slice(entry);
-        self.entries += 1;
+        assert!(self.entries < self.capacity(), "push into a full index");
+        let at = (self.entries * self.entry_size) as u64;
+        match fs::write_all_at(&self.file, &self.path, entry, at) {
+            Ok(()) => self.entries += 1,
+            Err(error) => tracing::warn!(%error, "skipping an index entry"),
+        }
     }
 
     /// Forgets every entry (before a rebuild).

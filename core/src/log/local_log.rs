@@ -48,6 +48,7 @@ pub struct Log {
 impl Log {
     /// Opens (creating if needed) the partition directory and recovers it.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, LogError> {
+        let started = std::time::Instant::now();
         let loaded = recovery::load(dir, &config, now_ms)?;
         let (topic, partition) = dir
             .file_name()
@@ -81,13 +82,27 @@ impl Log {
         if loaded.log_start_checkpoint != Some(log.log_start_offset) {
             log.write_log_start()?;
         }
-        tracing::debug!(
-            dir = %log.dir.display(),
-            log_start_offset = log.log_start_offset,
-            log_end_offset = log.log_end_offset,
-            segments = log.segments.len(),
-            "opened log"
-        );
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if loaded.clean_shutdown {
+            tracing::info!(
+                dir = %log.dir.display(),
+                log_end_offset = log.log_end_offset,
+                segments = log.segments.len(),
+                elapsed_ms,
+                "clean shutdown marker found: skipped recovery"
+            );
+        } else {
+            tracing::info!(
+                dir = %log.dir.display(),
+                log_start_offset = log.log_start_offset,
+                log_end_offset = log.log_end_offset,
+                segments = log.segments.len(),
+                segments_scanned = loaded.segments_scanned,
+                truncated_bytes = loaded.truncated_bytes,
+                elapsed_ms,
+                "no clean shutdown marker: recovered the log"
+            );
+        }
         Ok(log)
     }
 
@@ -224,14 +239,24 @@ impl Log {
             self.roll(now_ms)?;
         }
         let interval = self.config.index_interval_bytes;
+        // A failed write leaves the log as it was (the segment cuts off what it wrote).
         self.active_mut().append(&buf, interval)?;
         self.log_end_offset = last_offset + 1;
         self.unflushed_messages = self.unflushed_messages.saturating_add(record_count);
-        if self.unflushed_messages >= self.config.flush_messages {
-            self.flush()?;
-            self.last_flush_ms = now_ms;
+        let flushed = if self.unflushed_messages >= self.config.flush_messages {
+            self.flush().map(|()| self.last_flush_ms = now_ms)
         } else {
-            self.maybe_flush(now_ms)?;
+            self.maybe_flush(now_ms)
+        };
+        if let Err(error) = flushed {
+            // The producer is told this append failed, so it must not stay in the log to
+            // be served (and duplicated by the producer's retry): take it out again. The
+            // recovery point has not moved, so a crash now recovers as before the append.
+            tracing::warn!(dir = %self.dir.display(), %error, base_offset, "flush after an append failed; removing the append");
+            if let Err(truncate) = self.truncate_to(base_offset, now_ms) {
+                tracing::warn!(dir = %self.dir.display(), error = %truncate, "cannot remove the failed append");
+            }
+            return Err(error);
         }
         Ok(AppendInfo {
             base_offset,
@@ -306,7 +331,13 @@ impl Log {
         fs::sync_dir(&self.dir)?;
         self.recovery_point = self.log_end_offset;
         self.unflushed_messages = 0;
-        self.write_recovery_point()
+        // The data is durable whether or not the checkpoint can be written (a full disk
+        // refuses the checkpoint's temporary file). A stale checkpoint is safe: recovery
+        // after a crash only scans more.
+        if let Err(error) = self.write_recovery_point() {
+            tracing::warn!(dir = %self.dir.display(), %error, "cannot checkpoint the recovery point");
+        }
+        Ok(())
     }
 
     /// Rolls when `segment.ms` has passed since the active segment's first batch.
@@ -326,17 +357,34 @@ impl Log {
         if self.active().base_offset() == base {
             return Ok(());
         }
-        {
-            let old = self.active_mut();
-            old.make_inactive()?;
-        }
-        let segment = Segment::create(&self.dir, base, &self.config, now_ms)?;
+        // The old segment is made durable *before* the new file exists. In the other
+        // order a crash could keep the new segment but lose the old one's unflushed
+        // tail, and recovery would find a log that jumps over the lost offsets to the
+        // new segment's base: a gap no fetch can cross. So a later segment on disk
+        // always means every earlier one is whole.
+        let rolled = self
+            .active_mut()
+            .make_inactive()
+            .and_then(|()| self.flush())
+            .and_then(|()| Segment::create(&self.dir, base, &self.config, now_ms));
+        let segment = match rolled {
+            Ok(segment) => segment,
+            Err(error) => {
+                // Keep appending to the old segment (its indexes sized for it again);
+                // the next append retries the roll.
+                let config = self.config.clone();
+                if let Err(again) = self.active_mut().make_active(&config) {
+                    tracing::warn!(dir = %self.dir.display(), error = %again, "cannot reactivate the segment after a failed roll");
+                }
+                return Err(error);
+            }
+        };
         self.segments.insert(base, segment);
         // The new file's directory entry must be durable even when there is nothing to
         // flush (retention rolls a fully flushed log).
         fs::sync_dir(&self.dir)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled a new segment");
-        self.flush()
+        Ok(())
     }
 
     /// DeleteRecords: moves the log start to `offset` (no-op if it is already beyond),

@@ -35,6 +35,7 @@ mod offset_index;
 mod recovery;
 mod retention;
 mod segment;
+pub mod storage;
 mod time_index;
 mod timestamps;
 

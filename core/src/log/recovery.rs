@@ -45,10 +45,24 @@ pub(crate) struct Loaded {
     /// Whether segments were modified (recovered or rebuilt) and need an fsync before
     /// the recovery point can move to the log end.
     pub(crate) recovered: bool,
+    /// The directory held the clean-shutdown marker.
+    pub(crate) clean_shutdown: bool,
+    /// Segments rescanned, and bytes cut off torn or corrupt tails.
+    pub(crate) segments_scanned: usize,
+    pub(crate) truncated_bytes: u64,
 }
 
 pub(crate) fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Loaded, LogError> {
-    fs::create_dir_all(dir)?;
+    if !fs::exists(dir) {
+        fs::create_dir_all(dir)?;
+        // The new directory's own entry must be durable too, or a power cut could take
+        // the whole partition with it (Kafka flushes the parent on log creation).
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::sync_dir(parent)?;
+    }
     let forced = clear_leftovers(dir)?;
     let names = fs::list(dir)?;
     let bases: BTreeSet<i64> = names
@@ -76,6 +90,7 @@ pub(crate) fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Loaded
     }
     let order: Vec<i64> = bases.iter().copied().collect();
     let mut recovered = false;
+    let (mut segments_scanned, mut truncated_bytes) = (0usize, 0u64);
     for (i, &base) in order.iter().enumerate() {
         let next_base = order.get(i + 1).copied();
         // A segment may hold offsets at or beyond the recovery point unless the next
@@ -97,6 +112,8 @@ pub(crate) fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Loaded
         }
         let outcome = segment.recover(config)?;
         recovered = true;
+        segments_scanned += 1;
+        truncated_bytes += outcome.truncated_bytes;
         if outcome.truncated_bytes > 0 {
             tracing::warn!(
                 dir = %dir.display(),
@@ -160,6 +177,9 @@ pub(crate) fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Loaded
         log_end_offset,
         log_start_checkpoint,
         recovered,
+        clean_shutdown: clean,
+        segments_scanned,
+        truncated_bytes,
     })
 }
 

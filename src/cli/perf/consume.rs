@@ -35,7 +35,6 @@ pub(crate) fn run(args: PerfConsumeArgs) -> anyhow::Result<()> {
         .client
         .groupless_consumer_config(&[
             ("fetch.max.bytes", "52428800"),
-            ("max.partition.fetch.bytes", "10485760"),
             ("receive.message.max.bytes", "104857600"),
             ("queued.min.messages", "1000000"),
             ("queued.max.messages.kbytes", "1048576"),

@@ -90,6 +90,19 @@ pub(super) async fn handle(
     }
 }
 
+/// Roughly the encoded size of a response: its record bytes plus per-partition
+/// framing, so the response buffer is allocated once.
+pub(super) fn encoded_size_hint(response: &FetchResponse) -> usize {
+    let partitions = response.responses.iter().flat_map(|t| &t.partitions);
+    partitions.fold(256, |size, p| {
+        size + 64 + p.records.as_ref().map_or(0, Bytes::len)
+    }) + response
+        .responses
+        .iter()
+        .map(|t| t.topic.len() + 32)
+        .sum::<usize>()
+}
+
 /// One pass over every wanted partition. Returns the responses, the record bytes
 /// gathered, and whether any partition reported an error.
 async fn read_all(

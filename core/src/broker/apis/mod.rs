@@ -67,7 +67,13 @@ impl RequestContext {
 
     /// Encodes `body` as this request's response, size prefix included.
     pub(crate) fn encode<M: Message>(&self, body: &M) -> BytesMut {
-        let mut buf = BytesMut::with_capacity(256);
+        self.encode_sized(body, 256)
+    }
+
+    /// Encodes into a buffer of `capacity` bytes: a response that carries record data
+    /// is sized once up front instead of doubling its way through every page of it.
+    pub(crate) fn encode_sized<M: Message>(&self, body: &M, capacity: usize) -> BytesMut {
+        let mut buf = BytesMut::with_capacity(capacity);
         buf.put_i32(0);
         ResponseHeader {
             correlation_id: self.correlation_id,
@@ -146,7 +152,10 @@ async fn serve(state: &BrokerState, ctx: &RequestContext, body: RequestBody) -> 
     match body {
         RequestBody::ApiVersions(r) => ctx.encode(&api_versions::handle(ctx, r)),
         RequestBody::Metadata(r) => ctx.encode(&metadata::handle(state, ctx, r).await),
-        RequestBody::Fetch(r) => ctx.encode(&fetch::handle(state, ctx, r).await),
+        RequestBody::Fetch(r) => {
+            let response = fetch::handle(state, ctx, r).await;
+            ctx.encode_sized(&response, fetch::encoded_size_hint(&response))
+        }
         RequestBody::ListOffsets(r) => ctx.encode(&list_offsets::handle(state, r).await),
         RequestBody::CreateTopics(r) => ctx.encode(&topics::create(state, ctx, r).await),
         RequestBody::DeleteTopics(r) => ctx.encode(&topics::delete(state, ctx, r).await),

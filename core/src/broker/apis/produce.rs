@@ -147,7 +147,10 @@ async fn finish(slot: Slot) -> PartitionProduceResponse {
             Err(error) => {
                 let code = partition_error_code(&error);
                 if code == ErrorCode::KafkaStorageError {
-                    tracing::error!(topic = partition.topic(), partition = index, %error, "append failed");
+                    let cause = std::error::Error::source(&error)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    tracing::error!(topic = partition.topic(), partition = index, %error, %cause, "append failed");
                 }
                 partition_response(index, code, Some(message(&error)))
             }

@@ -220,7 +220,16 @@ impl Segment {
         batches: &[u8],
         index_interval_bytes: u64,
     ) -> Result<(), LogError> {
-        fs::write_all_at(&self.log, &self.log_path, batches, self.size)?;
+        if let Err(error) = fs::write_all_at(&self.log, &self.log_path, batches, self.size) {
+            // A write that failed part-way (ENOSPC, EIO) may have left a prefix of the
+            // batches after the last good one. Cut it off so the file again ends with a
+            // whole batch; if even that fails, the next append overwrites it and
+            // recovery at the next start truncates whatever is left.
+            if let Err(truncate) = fs::set_len(&self.log, &self.log_path, self.size) {
+                tracing::warn!(error = %truncate, "cannot truncate a failed append away");
+            }
+            return Err(error);
+        }
         let mut pos = 0;
         while let Some(header) = RecordBatchHeader::parse(&batches[pos..]) {
             let position = self.size + pos as u64;
