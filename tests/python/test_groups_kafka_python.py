@@ -20,6 +20,8 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
+import pytest
+
 from weirtest import MemberProcess, assert_disjoint_cover, assert_each_once, need
 
 kafka = need("kafka", "kafka-python")
@@ -384,14 +386,23 @@ def test_sticky_assignor_keeps_what_it_can_when_a_member_joins(group_broker, top
         close_all(members)
 
 
-def test_static_member_rejoins_to_its_partitions_without_a_rebalance(group_broker, topic):
+@pytest.mark.parametrize("static_leads", [True, False], ids=["leader", "follower"])
+def test_static_member_rejoins_to_its_partitions_without_a_rebalance(
+        group_broker, topic, static_leads):
     b = group_broker.bootstrap
     create_topic(b, topic, 6)
     static = {"group_instance_id": "static-0", "session_timeout_ms": 20000}
-    # The static member joins first, so it leads the group as well.
-    restarting = Member(b, "statics", topic, "static-0", **static)
-    drive([restarting], lambda: restarting.owned == set(range(6)), "the first member owning all")
-    other = Member(b, "statics", topic, "dynamic")
+    # The first member to join leads the group and computes the assignments.
+    if static_leads:
+        restarting = first = Member(b, "statics", topic, "static-0", **static)
+    else:
+        first = Member(b, "statics", topic, "dynamic")
+    drive([first], lambda: first.owned == set(range(6)), "the first member owning all six")
+    if static_leads:
+        other = Member(b, "statics", topic, "dynamic")
+    else:
+        restarting = Member(b, "statics", topic, "static-0", **static)
+        other = first
     members = [restarting, other]
     try:
         drive(members, balanced(members, 6), "two members owning three partitions each")
@@ -441,3 +452,32 @@ def test_reset_offsets_changes_where_the_group_resumes(group_broker, topic, weir
         assert min(o for _, o, _ in again.records) == 5
     finally:
         again.close()
+
+
+def test_a_stable_group_carries_on_across_a_broker_restart(group_broker, topic):
+    b = group_broker.bootstrap
+    create_topic(b, topic, 6)
+    members = [Member(b, "steady", topic, f"member-{i}") for i in range(2)]
+    try:
+        drive(members, balanced(members, 6), "two members owning three partitions each")
+        first = values("before", 100)
+        produce(b, topic, first)
+        drive(members, delivered(members, 100), "the first 100 records")
+        drive_for(members, 0.5)
+        owned = {m.name: set(m.owned) for m in members}
+        marks = {m.name: len(m.events) for m in members}
+        # Same port, so the clients reconnect to the broker they know.
+        group_broker.restart(graceful=True, same_port=True)
+        second = values("after", 100)
+        produce(group_broker.bootstrap, topic, second)
+        drive(members, delivered(members, 200), "the 100 records produced after the restart")
+        drive_for(members, 1.0)
+        assert_each_once({m.name: m.records for m in members}, first + second)
+        # The group was persisted with its members: they keep heartbeating in the same
+        # generation and nothing is rebalanced.
+        assert {m.name: m.owned for m in members} == owned
+        for m in members:
+            assert m.events[marks[m.name]:] == [], (
+                f"{m.name} went through a rebalance: {m.events[marks[m.name]:]}")
+    finally:
+        close_all(members)
