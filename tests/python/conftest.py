@@ -201,10 +201,11 @@ def group_broker(broker_factory: Callable[..., Broker]) -> Broker:
 
 @pytest.fixture
 def weir_cli() -> Callable[..., str]:
-    """Runs `weir ARGS…` (the client commands) and returns its stdout; fails on a non-zero exit."""
+    """Runs `weir ARGS…` (the client commands) and returns its stdout, failing the test
+    on a non-zero exit; with `expect_ok=False` it must exit non-zero, and returns stderr."""
     binary = weir_binary()
 
-    def run(*args: str, timeout_s: float = 60.0) -> str:
+    def run(*args: str, timeout_s: float = 60.0, expect_ok: bool = True) -> str:
         cmd = [str(binary), *args]
         try:
             done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
@@ -212,6 +213,9 @@ def weir_cli() -> Callable[..., str]:
         except subprocess.TimeoutExpired:
             pytest.fail(f"`{' '.join(cmd)}` did not finish within {timeout_s:.0f}s", pytrace=False)
         out, err = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+        if not expect_ok:
+            assert done.returncode != 0, f"`{' '.join(cmd)}` succeeded; stdout:\n{out}"
+            return err
         assert done.returncode == 0, (
             f"`{' '.join(cmd)}` exited with {done.returncode}\nstdout:\n{out}\nstderr:\n{err}")
         return out

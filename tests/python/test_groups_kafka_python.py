@@ -386,9 +386,11 @@ def test_sticky_assignor_keeps_what_it_can_when_a_member_joins(group_broker, top
         close_all(members)
 
 
-@pytest.mark.parametrize("static_leads", [True, False], ids=["leader", "follower"])
+@pytest.mark.parametrize("static_leads, broker_restarts",
+                         [(True, False), (False, False), (True, True)],
+                         ids=["leader", "follower", "after-broker-restart"])
 def test_static_member_rejoins_to_its_partitions_without_a_rebalance(
-        group_broker, topic, static_leads):
+        group_broker, topic, static_leads, broker_restarts):
     b = group_broker.bootstrap
     create_topic(b, topic, 6)
     static = {"group_instance_id": "static-0", "session_timeout_ms": 20000}
@@ -408,6 +410,11 @@ def test_static_member_rejoins_to_its_partitions_without_a_rebalance(
         drive(members, balanced(members, 6), "two members owning three partitions each")
         before = set(restarting.owned)
         other_owned, other_events = set(other.owned), list(other.events)
+        if broker_restarts:
+            # The group is loaded back from __consumer_offsets with its members, and
+            # only the selected protocol's metadata of each.
+            group_broker.restart(graceful=True, same_port=True)
+            drive_for(members, 1.0)
         # A static member's close sends no LeaveGroup: the group keeps its place.
         restarting.close()
         back = Member(b, "statics", topic, "static-0-again", **static)
@@ -436,6 +443,10 @@ def test_reset_offsets_changes_where_the_group_resumes(group_broker, topic, weir
         drive([reader], delivered([reader], 60), "all 60 records")
         drive_for([reader], 0.5)
         reader.commit()
+        # Offsets of a group with members are not reset.
+        refused = weir_cli("groups", "reset-offsets", "-b", b, "--group", "rewinders",
+                           "--topic", topic, "--to-earliest", "--execute", expect_ok=False)
+        assert "active member" in refused, refused
     finally:
         reader.close()
     assert_each_once({"reader": reader.records}, sum(by_partition.values(), []))
