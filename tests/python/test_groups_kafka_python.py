@@ -360,15 +360,21 @@ def test_sticky_assignor_keeps_what_it_can_when_a_member_joins(group_broker, top
     b = group_broker.bootstrap
     create_topic(b, topic, 6)
     produced = values("v", 300)
-    sticky = {"partition_assignment_strategy": [assignors.StickyPartitionAssignor]}
-    members = [Member(b, "sticky", topic, f"member-{i}", **sticky) for i in range(2)]
+    def sticky() -> dict:
+        # kafka-python's StickyPartitionAssignor keeps the owned partitions it reports
+        # in class attributes, shared by every consumer in the process: each member
+        # gets its own subclass, as if it ran in its own process.
+        own = type("StickyPartitionAssignor", (assignors.StickyPartitionAssignor,), {})
+        return {"partition_assignment_strategy": [own]}
+
+    members = [Member(b, "sticky", topic, f"member-{i}", **sticky()) for i in range(2)]
     try:
         drive(members, balanced(members, 6), "two members owning three partitions each")
         produce(b, topic, produced[:100])
         drive(members, delivered(members, 100), "100 records")
         before = {m.name: set(m.owned) for m in members}
         marks = {m.name: len(m.events) for m in members}
-        third = Member(b, "sticky", topic, "member-2", **sticky)
+        third = Member(b, "sticky", topic, "member-2", **sticky())
         produce(b, topic, produced[100:])
         members.append(third)
         drive(members, balanced(members, 6), "three members owning two partitions each")
