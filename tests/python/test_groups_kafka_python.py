@@ -187,6 +187,18 @@ def delivered(members: list[Member], count: int) -> Callable[[], bool]:
     return lambda: sum(len(m.records) for m in members) >= count
 
 
+def history(members: list[Member]) -> str:
+    """The members' rebalance callbacks and per-partition offsets read, for failures."""
+    lines = []
+    for m in members:
+        spans: dict[int, list[int]] = {}
+        for p, o, _ in m.records:
+            spans.setdefault(p, []).append(o)
+        read = {p: (min(os), max(os), len(os)) for p, os in sorted(spans.items())}
+        lines.append(f"\n  {m.name}: callbacks {m.events}; read (first, last, count) {read}")
+    return "".join(lines)
+
+
 def close_all(members: list[Member]) -> None:
     for m in members:
         try:
@@ -219,7 +231,8 @@ def test_three_members_split_six_partitions_and_read_every_record_once(group_bro
         produce(b, topic, second)
         drive(members, delivered(members, 600), "all 600 records")
         drive_for(members, 1.0)
-        assert_each_once({m.name: m.records for m in members}, first + second)
+        assert_each_once({m.name: m.records for m in members}, first + second,
+                         history(members))
         # Once stable, each record went to the member owning its partition.
         for m in members:
             late = {p for p, _, v in m.records if v.startswith(b"after-")}
@@ -246,7 +259,8 @@ def test_a_closed_member_partitions_go_to_the_others(group_broker, topic):
         drive(members, balanced(members, 6), "the two remaining members owning three each")
         drive(members, delivered(members + [leaving], 300), "all 300 records")
         drive_for(members, 1.0)
-        assert_each_once({m.name: m.records for m in members + [leaving]}, produced)
+        assert_each_once({m.name: m.records for m in members + [leaving]}, produced,
+                         history(members + [leaving]))
     finally:
         close_all(members)
 
@@ -275,7 +289,8 @@ def test_a_killed_member_partitions_are_reassigned_after_its_session_times_out(
         produce(b, topic, produced)
         drive(members, delivered(members, 120), "all 120 records")
         drive_for(members, 0.5)
-        assert_each_once({m.name: m.records for m in members}, produced)
+        assert_each_once({m.name: m.records for m in members}, produced,
+                         history(members))
     finally:
         child.kill()
         close_all(members)
@@ -310,8 +325,10 @@ def test_two_groups_each_read_every_record(group_broker, topic):
         drive(blue + green, lambda: delivered(blue, 200)() and delivered(green, 200)(),
               "both groups reading all 200 records")
         drive_for(blue + green, 1.0)
-        assert_each_once({m.name: m.records for m in blue}, produced)
-        assert_each_once({m.name: m.records for m in green}, produced)
+        assert_each_once({m.name: m.records for m in blue}, produced,
+                         history(blue))
+        assert_each_once({m.name: m.records for m in green}, produced,
+                         history(green))
     finally:
         close_all(blue + green)
 
@@ -343,7 +360,8 @@ def test_committed_offsets_survive_a_broker_restart(group_broker, topic):
         assert got == committed, f"committed offsets after restart {got}, before {committed}"
         drive([after], delivered([before, after], 300), "the remaining records")
         drive_for([after], 1.0)
-        assert_each_once({"before": before.records, "after": after.records}, produced)
+        assert_each_once({"before": before.records, "after": after.records}, produced,
+                         history([before, after]))
         first = {}
         for p, o, _ in after.records:
             first[p] = min(first.get(p, o), o)
@@ -387,7 +405,8 @@ def test_sticky_assignor_keeps_what_it_can_when_a_member_joins(group_broker, top
             assert later[-1] == ("assign", sorted(m.owned)), later
         drive(members, delivered(members, 300), "all 300 records")
         drive_for(members, 1.0)
-        assert_each_once({m.name: m.records for m in members}, produced)
+        assert_each_once({m.name: m.records for m in members}, produced,
+                         history(members))
     finally:
         close_all(members)
 
@@ -489,7 +508,8 @@ def test_a_stable_group_carries_on_across_a_broker_restart(group_broker, topic):
         produce(group_broker.bootstrap, topic, second)
         drive(members, delivered(members, 200), "the 100 records produced after the restart")
         drive_for(members, 1.0)
-        assert_each_once({m.name: m.records for m in members}, first + second)
+        assert_each_once({m.name: m.records for m in members}, first + second,
+                         history(members))
         # The group was persisted with its members: they keep heartbeating in the same
         # generation and nothing is rebalanced.
         assert {m.name: m.owned for m in members} == owned

@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from test_groups_confluent_kafka import create_topic, produce, values
+from test_groups_confluent_kafka import commit_start, create_topic, produce, values
 from weirtest import assert_each_once
 
 TIMEOUT_S = 45
@@ -73,6 +73,7 @@ def wait_for(condition, what: str, members: list[KcatMember]) -> None:
 def test_kcat_balanced_consumers_share_a_topic_and_commit(group_broker, topic, kcat, weir_cli):
     b = group_broker.bootstrap
     create_topic(b, topic, 6)
+    commit_start(b, "kcats", topic, 6)  # see commit_start: kcat is librdkafka too
     members = [KcatMember(kcat, b, "kcats", topic) for _ in range(2)]
     try:
         wait_for(lambda: all(m.assigned() for m in members), "both kcat members assigned",

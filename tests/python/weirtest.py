@@ -206,10 +206,11 @@ def assert_disjoint_cover(assignments: dict[str, set[int]], partitions: int) -> 
 
 
 def assert_each_once(delivered: dict[str, list[tuple[int, int, bytes]]],
-                     expected: Iterable[bytes]) -> None:
+                     expected: Iterable[bytes], context: str = "") -> None:
     """Each expected value delivered to exactly one member, exactly once, nothing else.
 
-    `delivered` maps a member to its (partition, offset, value) records.
+    `delivered` maps a member to its (partition, offset, value) records; `context`
+    (say, the members' rebalance callbacks) is added to a failure message.
     """
     where: dict[bytes, list[tuple[str, int, int]]] = defaultdict(list)
     for name, records in delivered.items():
@@ -217,9 +218,9 @@ def assert_each_once(delivered: dict[str, list[tuple[int, int, bytes]]],
             where[value].append((name, partition, offset))
     twice = {v: w for v, w in where.items() if len(w) > 1}
     assert not twice, (f"{len(twice)} records delivered more than once, e.g. "
-                       f"{list(twice.items())[:5]}")
+                       f"{list(twice.items())[:5]}{context}")
     expected = set(expected)
     missed = sorted(expected - set(where))
     extra = sorted(set(where) - expected)
-    assert not missed, f"{len(missed)} records never delivered, e.g. {missed[:10]}"
-    assert not extra, f"{len(extra)} unexpected records delivered, e.g. {extra[:10]}"
+    assert not missed, f"{len(missed)} records never delivered, e.g. {missed[:10]}{context}"
+    assert not extra, f"{len(extra)} unexpected records delivered, e.g. {extra[:10]}{context}"
