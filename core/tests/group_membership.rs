@@ -367,3 +367,122 @@ async fn old_join_versions_get_a_member_id_without_the_extra_round_trip() {
     }
     broker.stop().await;
 }
+
+/// A consumer's JoinGroup offering two assignors, `range` first, with `user_data`
+/// in its metadata (the sticky assignors carry owned partitions there).
+fn join_two_protocols(
+    group: &str,
+    member_id: &str,
+    instance_id: Option<&str>,
+    user_data: &[u8],
+) -> JoinGroupRequest {
+    let mut request = join_request(group, member_id, instance_id, &["t"]);
+    let mut metadata = subscription(&["t"]).to_vec();
+    metadata.extend_from_slice(user_data);
+    request.protocols = ["range", "roundrobin"]
+        .into_iter()
+        .map(|name| JoinGroupRequestProtocol {
+            name: name.into(),
+            metadata: Bytes::from(metadata.clone()),
+            ..Default::default()
+        })
+        .collect();
+    request
+}
+
+#[tokio::test]
+async fn a_restarted_static_member_keeps_its_place_after_a_coordinator_restart() {
+    // The group is loaded back with only the selected protocol's metadata; the
+    // instance rejoins offering both its assignors, with other user data. The
+    // selected protocol stays `range`, so as in Kafka there is no rebalance.
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path()).await;
+    let mut client = broker.client().await;
+    let first = client
+        .send(&join_two_protocols("kept", "", Some("i-1"), b"one"), 9)
+        .await;
+    assert_eq!((first.error_code, first.generation_id), (NONE, 1));
+    let old = first.member_id.clone();
+    let synced = client
+        .send(&sync("kept", 1, &old, &[(&old, b"mine")]), 5)
+        .await;
+    assert_eq!(synced.error_code, NONE);
+    drop(client);
+    broker.stop().await;
+
+    let broker = Broker::start(dir.path()).await;
+    let mut client = broker.client().await;
+    let again = client
+        .send(&join_two_protocols("kept", "", Some("i-1"), b"two"), 9)
+        .await;
+    assert_eq!(again.error_code, NONE);
+    assert_eq!(again.generation_id, 1, "no rebalance: {again:?}");
+    assert_eq!(again.protocol_name.as_deref(), Some("range"));
+    let synced = client
+        .send(&sync("kept", 1, &again.member_id, &[]), 5)
+        .await;
+    assert_eq!(&synced.assignment[..], b"mine");
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_static_member_replaced_while_the_leader_assigns_forces_a_rebalance() {
+    // Kafka's rule: in CompletingRebalance the leader may be assigning to the old
+    // member id, so the restarted instance must not take the current generation (its
+    // new id would get no assignment).
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path()).await;
+    let mut leader = broker.client().await;
+    let mut instance = broker.client().await;
+    let l = leader.join_new("swap", &["t"]).await;
+    let l_id = l.member_id.clone();
+    let synced = leader
+        .send(&sync("swap", 1, &l_id, &[(&l_id, b"all")]), 5)
+        .await;
+    assert_eq!(synced.error_code, NONE);
+
+    // The static member joins; generation 2 waits in CompletingRebalance for the
+    // leader's assignment.
+    let (s, l) = tokio::join!(
+        async { instance.join("swap", "", Some("i-1"), &["t"]).await },
+        async {
+            let beat = leader.send(&heartbeat("swap", 1, &l_id), 4).await;
+            assert_eq!(beat.error_code, REBALANCE_IN_PROGRESS);
+            leader.join("swap", &l_id, None, &["t"]).await
+        }
+    );
+    assert_eq!((s.generation_id, l.generation_id), (2, 2));
+    let old_s = s.member_id.clone();
+
+    // The instance restarts before the leader syncs.
+    let mut restarted = broker.client().await;
+    let (s2, (l_sync, l3)) = tokio::join!(
+        async { restarted.join("swap", "", Some("i-1"), &["t"]).await },
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let stale = leader
+                .send(&sync("swap", 2, &l_id, &[(&l_id, b"A"), (&old_s, b"B")]), 5)
+                .await;
+            let rejoined = leader.join("swap", &l_id, None, &["t"]).await;
+            (stale, rejoined)
+        }
+    );
+    assert_eq!(l_sync.error_code, REBALANCE_IN_PROGRESS);
+    assert_eq!(s2.error_code, NONE);
+    assert_eq!((s2.generation_id, l3.generation_id), (3, 3), "{s2:?}");
+    let s2_id = s2.member_id.clone();
+    let (s2_sync, l3_sync) = tokio::join!(
+        async { restarted.send(&sync("swap", 3, &s2_id, &[]), 5).await },
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            leader
+                .send(&sync("swap", 3, &l_id, &[(&l_id, b"A"), (&s2_id, b"B")]), 5)
+                .await
+        }
+    );
+    assert_eq!(
+        (&l3_sync.assignment[..], &s2_sync.assignment[..]),
+        (&b"A"[..], &b"B"[..])
+    );
+    broker.stop().await;
+}

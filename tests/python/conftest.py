@@ -182,6 +182,47 @@ def broker(broker_factory: Callable[..., Broker]) -> Broker:
     return broker_factory(**{"num.partitions": 3, "auto.create.topics.enable": "true"})
 
 
+# Consumer-group tests want quick rebalances: no initial rebalance delay (Kafka's 3 s
+# default waits for more members), session timeouts down to one second so a killed
+# member is noticed quickly, and a small `__consumer_offsets`.
+GROUP_BROKER_SETTINGS = {
+    "group.initial.rebalance.delay.ms": 0,
+    "group.min.session.timeout.ms": 1000,
+    "offsets.topic.num.partitions": 3,
+    "auto.create.topics.enable": "false",
+}
+
+
+@pytest.fixture
+def group_broker(broker_factory: Callable[..., Broker]) -> Broker:
+    """A broker tuned for consumer-group tests (see GROUP_BROKER_SETTINGS)."""
+    return broker_factory(**GROUP_BROKER_SETTINGS)
+
+
+@pytest.fixture
+def weir_cli() -> Callable[..., str]:
+    """Runs `weir ARGS…` (the client commands) and returns its stdout, failing the test
+    on a non-zero exit; with `expect_ok=False` it must exit non-zero, and returns stderr."""
+    binary = weir_binary()
+
+    def run(*args: str, timeout_s: float = 60.0, expect_ok: bool = True) -> str:
+        cmd = [str(binary), *args]
+        try:
+            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=timeout_s, env=dict(os.environ, NO_COLOR="1"))
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"`{' '.join(cmd)}` did not finish within {timeout_s:.0f}s", pytrace=False)
+        out, err = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+        if not expect_ok:
+            assert done.returncode != 0, f"`{' '.join(cmd)}` succeeded; stdout:\n{out}"
+            return err
+        assert done.returncode == 0, (
+            f"`{' '.join(cmd)}` exited with {done.returncode}\nstdout:\n{out}\nstderr:\n{err}")
+        return out
+
+    return run
+
+
 @pytest.fixture
 def kcat() -> str:
     path = shutil.which("kcat")

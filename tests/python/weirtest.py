@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
+import sys
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -144,3 +148,79 @@ def assert_contiguous(records: Iterable[Record], start: dict[int, int] | None = 
             f"partition {partition} offsets are not unique and contiguous from {first}: "
             f"{offsets[:20]}...{offsets[-5:]}"
         )
+
+
+class MemberProcess:
+    """A group member running `group_member.py` in a child process (so it can be killed).
+
+    A reader thread collects the assignments the child reports; `assigned()` is the
+    latest one.
+    """
+
+    def __init__(self, client: str, bootstrap: str, group: str, topic: str, session_ms: int):
+        script = Path(__file__).with_name("group_member.py")
+        self.cmd = [sys.executable, str(script), client, bootstrap, group, topic, str(session_ms)]
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.reports: list[list[int]] = []
+        self.stderr: list[bytes] = []
+        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _read_stdout(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.reports.append(json.loads(line)["assigned"])
+            except (ValueError, KeyError):
+                self.stderr.append(b"unexpected stdout: " + line)
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+
+    def assigned(self) -> set[int]:
+        if self.proc.poll() is not None:
+            err = b"".join(self.stderr[-30:]).decode(errors="replace")
+            pytest.fail(f"member process exited with {self.proc.returncode}: {err}",
+                        pytrace=False)
+        return set(self.reports[-1]) if self.reports else set()
+
+    def kill(self) -> None:
+        """SIGKILL: no LeaveGroup, no more heartbeats."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def assert_disjoint_cover(assignments: dict[str, set[int]], partitions: int) -> None:
+    """Every partition owned by exactly one member."""
+    seen: dict[int, str] = {}
+    for name, parts in assignments.items():
+        for p in parts:
+            assert p not in seen, f"partition {p} owned by both {seen[p]} and {name}: {assignments}"
+            seen[p] = name
+    assert set(seen) == set(range(partitions)), (
+        f"partitions {sorted(set(range(partitions)) - set(seen))} unowned: {assignments}")
+
+
+def assert_each_once(delivered: dict[str, list[tuple[int, int, bytes]]],
+                     expected: Iterable[bytes], context: str = "") -> None:
+    """Each expected value delivered to exactly one member, exactly once, nothing else.
+
+    `delivered` maps a member to its (partition, offset, value) records; `context`
+    (say, the members' rebalance callbacks) is added to a failure message.
+    """
+    where: dict[bytes, list[tuple[str, int, int]]] = defaultdict(list)
+    for name, records in delivered.items():
+        for partition, offset, value in records:
+            where[value].append((name, partition, offset))
+    twice = {v: w for v, w in where.items() if len(w) > 1}
+    assert not twice, (f"{len(twice)} records delivered more than once, e.g. "
+                       f"{list(twice.items())[:5]}{context}")
+    expected = set(expected)
+    missed = sorted(expected - set(where))
+    extra = sorted(set(where) - expected)
+    assert not missed, f"{len(missed)} records never delivered, e.g. {missed[:10]}{context}"
+    assert not extra, f"{len(extra)} unexpected records delivered, e.g. {extra[:10]}{context}"

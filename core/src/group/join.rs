@@ -239,8 +239,16 @@ impl Inner {
     }
 
     /// KIP-345: a known `group.instance.id` joining without a member id is the same
-    /// instance restarted. It takes a new member id and fences the old one; when its
-    /// protocols are unchanged the group keeps its generation and assignment.
+    /// instance restarted. It takes a new member id, fences the old one, and brings
+    /// its protocols and timeouts up to date.
+    ///
+    /// As in Kafka's `updateStaticMemberAndRebalance`: in a Stable group it takes its
+    /// old place and assignment without a rebalance, unless that changes the group's
+    /// selected protocol. Its protocol metadata may well differ from before (the
+    /// sticky assignors put owned partitions in it; a group loaded from
+    /// `__consumer_offsets` keeps only the selected protocol), so that is no reason
+    /// to rebalance. In CompletingRebalance it forces a rebalance: the leader may be
+    /// assigning to the old member id, which would leave the new one with nothing.
     async fn replace_static_member(
         &self,
         group: &mut Group,
@@ -255,40 +263,29 @@ impl Inner {
         };
         member.fail_join(ErrorCode::FencedInstanceId.code());
         member.fail_sync(ErrorCode::FencedInstanceId.code());
-        let unchanged = member.same_protocols(&params.protocols);
         let new_id = new_member_id(&params.client.client_id);
         let instance = params.instance_id.clone().unwrap_or_default();
         let skip = params.supports_skip_assignment;
         member.id = new_id.clone();
-        member.client_id = params.client.client_id.clone();
-        member.client_host = params.client.client_host.clone();
+        update_member(&mut member, params, reply, now);
         if group.leader.as_deref() == Some(old_id.as_str()) {
             group.leader = Some(new_id.clone());
         }
         group.static_members.insert(instance, new_id.clone());
+        group.members.insert(new_id.clone(), member);
         tracing::info!(group = %group.id, old = %old_id, new = %new_id, "static member rejoined");
-        match group.state {
-            GroupState::Stable if unchanged => {
-                member.heartbeat(now);
-                group.members.insert(new_id.clone(), member);
-                let write = self.write_group(group).await;
-                Joined::ReplyAfterWrite(group.current_join_response(&new_id, skip), write)
-            }
-            GroupState::CompletingRebalance if unchanged => {
-                member.heartbeat(now);
-                group.members.insert(new_id.clone(), member);
-                Joined::Reply(group.current_join_response(&new_id, false))
-            }
-            _ => {
-                update_member(&mut member, params, reply, now);
-                group.members.insert(new_id, member);
-                if group.state != GroupState::PreparingRebalance {
-                    group.prepare_rebalance(now, now_ms, self.config.initial_rebalance_delay);
-                }
-                self.maybe_complete_join(group, now, now_ms).await;
-                Joined::Wait
-            }
+        if group.state == GroupState::Stable && group.select_protocol() == group.protocol_name {
+            // Answered from the current generation below, not by a rebalance.
+            let member = group.members.get_mut(&new_id).expect("inserted");
+            drop(member.awaiting_join.take());
+            let write = self.write_group(group).await;
+            return Joined::ReplyAfterWrite(group.current_join_response(&new_id, skip), write);
         }
+        if group.state != GroupState::PreparingRebalance {
+            group.prepare_rebalance(now, now_ms, self.config.initial_rebalance_delay);
+        }
+        self.maybe_complete_join(group, now, now_ms).await;
+        Joined::Wait
     }
 
     /// Completes the join phase when every member is back; persists the group if
