@@ -7,9 +7,6 @@
 //! above 128 MiB, as the fuzz targets do: a decoder that sizes a buffer from an
 //! untrusted length fails here even when the machine could satisfy it.
 
-#![allow(unsafe_code)] // the capped global allocator below; it only forwards to System
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
@@ -21,43 +18,13 @@ use weir_core::protocol::{
     request_header_version, ApiKey, Decodable, DecodeError, RequestBody, RequestHeader,
 };
 
-const MAX_ALLOCATION: usize = 128 << 20;
+// The fuzz targets' capped allocator, shared as source because the fuzz crate has a
+// workspace of its own.
+#[allow(unreachable_pub)]
+#[path = "../fuzz/src/lib.rs"]
+mod capped_allocator;
 
-struct CappedAllocator;
-
-fn check(size: usize) {
-    if size > MAX_ALLOCATION {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"allocation above the 128 MiB cap: an untrusted length reached an allocator\n",
-        );
-        std::process::abort();
-    }
-}
-
-// SAFETY: every method forwards its arguments unchanged to `System`; the size check
-// has no effect on memory.
-unsafe impl GlobalAlloc for CappedAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        check(layout.size());
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        check(layout.size());
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        check(new_size);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use capped_allocator::CappedAllocator;
 
 #[global_allocator]
 static ALLOCATOR: CappedAllocator = CappedAllocator;
