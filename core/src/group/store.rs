@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::records::{self, RecordKey, RecordValue};
-use crate::log::batch::records::read_varlong;
+use crate::log::batch::record::RecordIter;
 use crate::log::batch::{BatchIter, RecordBatchBuilder, HEADER_SIZE};
 use crate::log::{AppendInfo, LogError};
 use crate::metadata::{MetadataError, Topic, TopicConfigs, TopicRegistry};
@@ -210,44 +210,13 @@ async fn load_partition(
 /// The keys and values of an uncompressed batch's records. Stops at the first
 /// malformed record.
 fn batch_records(batch: &Bytes, count: i32) -> Vec<(Option<Bytes>, Option<Bytes>)> {
-    let mut out = Vec::with_capacity(count.clamp(0, 1024) as usize);
-    let mut pos = HEADER_SIZE;
-    for _ in 0..count {
-        let Some(record) = next_record(batch, &mut pos) else {
-            break;
-        };
-        out.push(record);
+    if batch.len() < HEADER_SIZE {
+        return Vec::new();
     }
-    out
-}
-
-/// One record: length, attributes, timestampDelta, offsetDelta, key, value, headers.
-fn next_record(batch: &Bytes, pos: &mut usize) -> Option<(Option<Bytes>, Option<Bytes>)> {
-    let length = usize::try_from(read_varlong(batch, pos, 5)?).ok()?;
-    let end = pos.checked_add(length)?;
-    if end > batch.len() {
-        return None;
-    }
-    let mut at = *pos + 1; // attributes
-    read_varlong(batch, &mut at, 10)?; // timestamp delta
-    read_varlong(batch, &mut at, 5)?; // offset delta
-    let field = |at: &mut usize| -> Option<Option<Bytes>> {
-        let len = read_varlong(batch, at, 5)?;
-        if len < 0 {
-            return Some(None);
-        }
-        let stop = at.checked_add(usize::try_from(len).ok()?)?;
-        if stop > end {
-            return None;
-        }
-        let bytes = batch.slice(*at..stop);
-        *at = stop;
-        Some(Some(bytes))
-    };
-    let key = field(&mut at)?;
-    let value = field(&mut at)?;
-    *pos = end;
-    Some((key, value))
+    RecordIter::new(batch.slice(HEADER_SIZE..), count)
+        .map_while(Result::ok)
+        .map(|record| (record.key, record.value))
+        .collect()
 }
 
 #[cfg(test)]
