@@ -1,0 +1,85 @@
+//! The source contract: poll records, and commit an upstream position only once the
+//! log holds everything before it.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::{ConnectError, SourceOffset, SourcePartition, SourceRecord};
+
+/// A source task: reads an external system and hands records to the runtime.
+///
+/// The runtime calls `open` once, then `poll` in a loop. For each polled batch it
+/// applies transforms and converters, produces the records, waits until the log has
+/// acknowledged all of them, stores the latest [`SourceOffset`] per partition in the
+/// offsets topic, and only then calls `commit` with those positions. A source that
+/// must confirm progress upstream (a replication slot) does it in `commit`, never in
+/// `poll`. After a crash the task is opened again with the stored positions, so records
+/// in flight at the crash are read again (at least once) and nothing is lost.
+#[async_trait]
+pub trait Source: Send + fmt::Debug {
+    /// Starts reading from the positions in `context` (none on a first start).
+    async fn open(&mut self, context: SourceContext) -> Result<(), ConnectError>;
+
+    /// The next records, in upstream order. Returns an empty batch within about a
+    /// second when there is nothing new, so the runtime can check for shutdown and
+    /// pauses. Must not lose records if the runtime stops calling it.
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError>;
+
+    /// The log holds every record up to these positions and they are stored.
+    async fn commit(
+        &mut self,
+        offsets: &[(SourcePartition, SourceOffset)],
+    ) -> Result<(), ConnectError> {
+        let _ = offsets;
+        Ok(())
+    }
+
+    /// Releases upstream resources; called once when the task stops.
+    async fn close(&mut self) -> Result<(), ConnectError> {
+        Ok(())
+    }
+}
+
+/// What a source task is told when it opens.
+#[derive(Debug, Clone, Default)]
+pub struct SourceContext {
+    pub connector: String,
+    pub task: u32,
+    /// Stored positions, keyed by the canonical JSON text of the source partition.
+    offsets: HashMap<String, SourceOffset>,
+}
+
+impl SourceContext {
+    pub fn new(
+        connector: impl Into<String>,
+        task: u32,
+        offsets: impl IntoIterator<Item = (SourcePartition, SourceOffset)>,
+    ) -> SourceContext {
+        SourceContext {
+            connector: connector.into(),
+            task,
+            offsets: offsets
+                .into_iter()
+                .map(|(p, o)| (p.to_string(), o))
+                .collect(),
+        }
+    }
+
+    /// The stored position for `partition`, if any.
+    pub fn offset(&self, partition: &SourcePartition) -> Option<&SourceOffset> {
+        self.offsets.get(&partition.to_string())
+    }
+
+    /// Every stored position, as (partition text, offset).
+    pub fn offsets(&self) -> impl Iterator<Item = (&str, &SourceOffset)> {
+        self.offsets.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl fmt::Display for SourceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.connector, self.task)
+    }
+}

@@ -1,0 +1,12 @@
+//! Weir's connectors, one folder each, and [`plugins`]: the explicit registry a worker
+//! offers.
+
+use std::sync::Arc;
+
+use weir_connect::{ConnectorPlugin, Plugins};
+
+/// Every connector this build of Weir offers.
+pub fn plugins() -> Plugins {
+    let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![];
+    Plugins::new(plugins)
+}
