@@ -7,3 +7,4 @@ pub use def::{
     closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance,
     ParsedConfig, Secret, Validator,
 };
+mod framework; pub use framework::{resolve_env, ConnectorConfig, ErrorPolicy, Tolerance};
