@@ -44,7 +44,10 @@ pub struct ErrorPolicy {
     pub dlq_context_headers: bool,
 }
 impl ConnectorConfig {
-    pub fn parse(_plugins: &Plugins, _props: &ConfigMap) -> Result<ConnectorConfig, Vec<ConfigIssue>> {
+    pub fn parse(
+        _plugins: &Plugins,
+        _props: &ConfigMap,
+    ) -> Result<ConnectorConfig, Vec<ConfigIssue>> {
         unimplemented!("stand-in")
     }
 }

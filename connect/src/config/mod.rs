@@ -7,4 +7,5 @@ pub use def::{
     closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance,
     ParsedConfig, Secret, Validator,
 };
-mod framework; pub use framework::{resolve_env, ConnectorConfig, ErrorPolicy, Tolerance};
+mod framework;
+pub use framework::{resolve_env, ConnectorConfig, ErrorPolicy, Tolerance};

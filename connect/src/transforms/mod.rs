@@ -13,4 +13,5 @@ pub trait Transform: Send + Sync + fmt::Debug {
 pub trait Predicate: Send + Sync + fmt::Debug {
     fn test(&self, record: &Record) -> bool;
 }
-mod chain; pub use chain::TransformChain;
+mod chain;
+pub use chain::TransformChain;

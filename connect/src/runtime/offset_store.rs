@@ -1,0 +1,203 @@
+//! Source offsets in a compacted topic, in Kafka Connect's format.
+//!
+//! Key: the JSON array `["<connector>", <source partition>]`; value: the source
+//! offset as JSON, or null to forget the partition. One partition, so every write for
+//! a key is ordered and the last one wins after compaction. Reads go to the topic
+//! itself, from the beginning to the high watermark, rather than to a cache: a task
+//! that moves to another worker must see the offsets its previous owner wrote.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::Value;
+
+use crate::config::ConfigMap;
+use crate::herder::PartitionOffset;
+use crate::{ConnectError, SourceOffset, SourcePartition};
+
+use super::clients::{client_config, ensure_topic, kafka_error, producer_config};
+use super::RuntimeSettings;
+
+/// How long reading the offsets topic to its end may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub(crate) struct OffsetStore {
+    settings: RuntimeSettings,
+    producer: FutureProducer,
+}
+
+impl std::fmt::Debug for OffsetStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OffsetStore")
+            .field("topic", &self.settings.offsets_topic)
+            .finish()
+    }
+}
+
+impl OffsetStore {
+    /// Creates the offsets topic if it is missing.
+    pub(crate) async fn open(settings: &RuntimeSettings) -> Result<OffsetStore, ConnectError> {
+        ensure_topic(
+            settings,
+            &settings.offsets_topic,
+            1,
+            1,
+            &[("cleanup.policy", "compact")],
+        )
+        .await?;
+        let producer = producer_config(settings, &ConfigMap::new())
+            .create()
+            .map_err(|err| kafka_error("cannot create the offsets producer", err))?;
+        Ok(OffsetStore {
+            settings: settings.clone(),
+            producer,
+        })
+    }
+
+    /// Stores offsets for `connector`; returns once the log acknowledged all of them.
+    /// A `Value::Null` offset forgets that partition.
+    pub(crate) async fn write(
+        &self,
+        connector: &str,
+        offsets: &[(SourcePartition, SourceOffset)],
+    ) -> Result<(), ConnectError> {
+        let topic = &self.settings.offsets_topic;
+        let mut deliveries = Vec::with_capacity(offsets.len());
+        for (partition, offset) in offsets {
+            let key = serde_json::to_vec(&(connector, partition)).map_err(|err| {
+                ConnectError::internal("cannot encode an offset key").with_source(err)
+            })?;
+            let value = if offset.is_null() {
+                None
+            } else {
+                Some(serde_json::to_vec(offset).map_err(|err| {
+                    ConnectError::internal("cannot encode an offset").with_source(err)
+                })?)
+            };
+            let mut record = FutureRecord::<Vec<u8>, Vec<u8>>::to(topic).key(&key);
+            if let Some(value) = &value {
+                record = record.payload(value);
+            }
+            let delivery = self.producer.send_result(record).map_err(|(err, _)| {
+                kafka_error(format!("cannot queue an offset for {topic}"), err)
+            })?;
+            deliveries.push(delivery);
+        }
+        for delivery in deliveries {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((err, _))) => {
+                    return Err(kafka_error(
+                        format!("cannot store source offsets in {topic}"),
+                        err,
+                    ))
+                }
+                Err(_) => return Err(ConnectError::internal("the offsets producer went away")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every stored offset of `connector`, by source partition.
+    pub(crate) async fn read(
+        &self,
+        connector: &str,
+    ) -> Result<Vec<(SourcePartition, SourceOffset)>, ConnectError> {
+        let settings = self.settings.clone();
+        let connector = connector.to_string();
+        // librdkafka's consumer API blocks; reading a compacted topic to its end is a
+        // bounded, short job.
+        tokio::task::spawn_blocking(move || read_blocking(&settings, &connector))
+            .await
+            .map_err(|err| {
+                ConnectError::internal("reading source offsets panicked").with_source(err)
+            })?
+    }
+
+    /// `read`, in the REST API's shape.
+    pub(crate) async fn read_rest(
+        &self,
+        connector: &str,
+    ) -> Result<Vec<PartitionOffset>, ConnectError> {
+        Ok(self
+            .read(connector)
+            .await?
+            .into_iter()
+            .map(|(partition, offset)| PartitionOffset { partition, offset })
+            .collect())
+    }
+}
+
+fn read_blocking(
+    settings: &RuntimeSettings,
+    connector: &str,
+) -> Result<Vec<(SourcePartition, SourceOffset)>, ConnectError> {
+    let topic = &settings.offsets_topic;
+    let group = format!("weir-connect-offsets-reader-{}", std::process::id());
+    let consumer: BaseConsumer = client_config(settings, &ConfigMap::new())
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .create()
+        .map_err(|err| kafka_error("cannot create the offsets reader", err))?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, 0, READ_TIMEOUT)
+        .map_err(|err| kafka_error(format!("cannot read the end of {topic}"), err))?;
+    // By canonical partition text, so a later write replaces an earlier one.
+    let mut offsets: BTreeMap<String, (SourcePartition, SourceOffset)> = BTreeMap::new();
+    if high > low {
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(topic, 0, Offset::Beginning)
+            .map_err(|err| kafka_error("cannot assign the offsets topic", err))?;
+        consumer
+            .assign(&assignment)
+            .map_err(|err| kafka_error("cannot assign the offsets topic", err))?;
+        let deadline = Instant::now() + READ_TIMEOUT;
+        let mut next = low;
+        while next < high {
+            if Instant::now() > deadline {
+                return Err(ConnectError::external(format!(
+                    "timed out reading {topic} (at offset {next} of {high})"
+                )));
+            }
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let message =
+                message.map_err(|err| kafka_error(format!("cannot read {topic}"), err))?;
+            next = message.offset() + 1;
+            let Some(key) = message.key() else { continue };
+            let Ok((name, partition)) = serde_json::from_slice::<(String, Value)>(key) else {
+                tracing::warn!(
+                    offset = message.offset(),
+                    "skipping an offsets record whose key is not [connector, partition]"
+                );
+                continue;
+            };
+            if name != connector {
+                continue;
+            }
+            let text = partition.to_string();
+            match message.payload() {
+                None => {
+                    offsets.remove(&text);
+                }
+                Some(payload) => match serde_json::from_slice::<Value>(payload) {
+                    Ok(offset) => {
+                        offsets.insert(text, (partition, offset));
+                    }
+                    Err(err) => {
+                        tracing::warn!(offset = message.offset(), %err, "skipping an offsets record that is not JSON")
+                    }
+                },
+            }
+        }
+    }
+    Ok(offsets.into_values().collect())
+}

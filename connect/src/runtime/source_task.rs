@@ -1,0 +1,342 @@
+//! Runs a source task: poll, transform, convert, produce; store and commit upstream
+//! positions only after the log acknowledged every record before them.
+//!
+//! Polled batches are pipelined: up to [`MAX_IN_FLIGHT`] batches are being produced
+//! while the next one is polled. Batches settle strictly in order, so the offsets
+//! stored after a batch never cover a record of a later batch that is not yet
+//! acknowledged.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+
+use crate::config::{ConfigMap, ConnectorConfig};
+use crate::herder::ConnectorTaskId;
+use crate::{ConnectError, Record, Source, SourceContext, SourceOffset, SourcePartition};
+
+use super::clients::{kafka_error, producer_config};
+use super::error_policy::{Backoff, ErrorReporter, FailedRecord, Stage};
+use super::metrics::TaskMetrics;
+use super::offset_store::OffsetStore;
+use super::{RuntimeSettings, TaskControl};
+
+/// Polled batches being produced at once.
+const MAX_IN_FLIGHT: usize = 4;
+
+/// A produced batch waiting for acknowledgements, with the positions it covers.
+struct InFlight {
+    deliveries: Vec<DeliveryFuture>,
+    offsets: Offsets,
+}
+
+/// The latest offset per source partition, in first-seen order.
+#[derive(Default)]
+struct Offsets {
+    entries: Vec<(SourcePartition, SourceOffset)>,
+}
+
+impl Offsets {
+    fn record(&mut self, partition: SourcePartition, offset: SourceOffset) {
+        match self.entries.iter_mut().find(|(p, _)| *p == partition) {
+            Some(entry) => entry.1 = offset,
+            None => self.entries.push((partition, offset)),
+        }
+    }
+}
+
+pub(crate) struct SourceTaskRun<'a> {
+    pub(crate) settings: &'a RuntimeSettings,
+    pub(crate) id: ConnectorTaskId,
+    pub(crate) config: Arc<ConnectorConfig>,
+    pub(crate) offsets: OffsetStore,
+    pub(crate) metrics: Arc<TaskMetrics>,
+    pub(crate) control: TaskControl,
+}
+
+impl SourceTaskRun<'_> {
+    pub(crate) async fn run(self, mut source: Box<dyn Source>) -> Result<(), ConnectError> {
+        let stored = self.offsets.read(&self.id.connector).await?;
+        tracing::info!(connector = %self.id.connector, task = self.id.task, positions = stored.len(), "source task starting");
+        source
+            .open(SourceContext::new(&self.id.connector, self.id.task, stored))
+            .await?;
+        let result = self.run_open(source.as_mut()).await;
+        if let Err(err) = source.close().await {
+            tracing::warn!(connector = %self.id.connector, task = self.id.task, "closing the source failed: {}", err.chain());
+        }
+        result
+    }
+
+    async fn run_open(&self, source: &mut dyn Source) -> Result<(), ConnectError> {
+        let producer: FutureProducer =
+            producer_config(self.settings, &self.config.producer_overrides)
+                .create()
+                .map_err(|err| kafka_error("cannot create the source task's producer", err))?;
+        let reporter = ErrorReporter::new(
+            self.settings,
+            self.id.clone(),
+            self.config.errors.clone(),
+            &ConfigMap::new(),
+            Arc::clone(&self.metrics),
+        )
+        .await?;
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut backoff: Option<Backoff> = None;
+        let cancel = self.control.cancel.clone();
+        let mut paused = self.control.paused.clone();
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            if *paused.borrow_and_update() {
+                self.settle_all(source, &mut in_flight).await?;
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = paused.changed() => continue,
+                }
+            }
+            let polled = tokio::select! {
+                _ = cancel.cancelled() => break,
+                polled = source.poll() => polled,
+            };
+            let batch = match polled {
+                Ok(batch) => {
+                    backoff = None;
+                    batch
+                }
+                Err(err) if err.is_retryable() => {
+                    tracing::warn!(connector = %self.id.connector, task = self.id.task, "poll failed, retrying: {}", err.chain());
+                    self.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                    let policy = &self.config.errors;
+                    let backoff =
+                        backoff.get_or_insert_with(|| Backoff::new(policy.retry_delay_max, None));
+                    if !backoff.wait(&cancel).await {
+                        break;
+                    }
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            if batch.is_empty() {
+                self.settle_all(source, &mut in_flight).await?;
+                continue;
+            }
+            TaskMetrics::add(&self.metrics.records_in, batch.len());
+            let mut offsets = Offsets::default();
+            let mut deliveries = Vec::with_capacity(batch.len());
+            for polled in batch {
+                offsets.record(polled.source_partition, polled.source_offset);
+                let Some((record, key, value)) = self.prepare(polled.record, &reporter).await?
+                else {
+                    continue;
+                };
+                let delivery = self
+                    .send(
+                        source,
+                        &producer,
+                        &record,
+                        key.as_deref(),
+                        value.as_deref(),
+                        &mut in_flight,
+                    )
+                    .await?;
+                deliveries.push(delivery);
+            }
+            in_flight.push_back(InFlight {
+                deliveries,
+                offsets,
+            });
+            while in_flight.len() > MAX_IN_FLIGHT {
+                self.settle_front(source, &mut in_flight).await?;
+            }
+        }
+        // Stopping: what was produced is acknowledged and its positions stored, so a
+        // restarted task resumes exactly after it.
+        self.settle_all(source, &mut in_flight).await
+    }
+
+    /// Transforms and converts one record; `None` when it was filtered or failed and
+    /// the error policy skipped it.
+    async fn prepare(
+        &self,
+        record: Record,
+        reporter: &ErrorReporter,
+    ) -> Result<Option<(Record, Option<Vec<u8>>, Option<Vec<u8>>)>, ConnectError> {
+        let record = match self.config.transforms.apply(record) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                self.metrics
+                    .records_filtered
+                    .fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(error) => {
+                reporter
+                    .report(FailedRecord {
+                        stage: Stage::Transformation,
+                        class: "transforms",
+                        error: &error,
+                        origin: None,
+                        key: None,
+                        value: None,
+                        headers: &[],
+                    })
+                    .await?;
+                return Ok(None);
+            }
+        };
+        let key = match self
+            .config
+            .key_converter
+            .serialize(&record.topic, &record.key)
+        {
+            Ok(key) => key,
+            Err(error) => {
+                reporter
+                    .report(FailedRecord {
+                        stage: Stage::KeyConverter,
+                        class: "key.converter",
+                        error: &error,
+                        origin: None,
+                        key: None,
+                        value: None,
+                        headers: &record.headers,
+                    })
+                    .await?;
+                return Ok(None);
+            }
+        };
+        let value = match self
+            .config
+            .value_converter
+            .serialize(&record.topic, &record.value)
+        {
+            Ok(value) => value,
+            Err(error) => {
+                reporter
+                    .report(FailedRecord {
+                        stage: Stage::ValueConverter,
+                        class: "value.converter",
+                        error: &error,
+                        origin: None,
+                        key: key.as_deref(),
+                        value: None,
+                        headers: &record.headers,
+                    })
+                    .await?;
+                return Ok(None);
+            }
+        };
+        Ok(Some((
+            record,
+            key.map(|k| k.to_vec()),
+            value.map(|v| v.to_vec()),
+        )))
+    }
+
+    /// Queues one record; when librdkafka's queue is full, settles the oldest batch
+    /// (or waits briefly) and tries again.
+    async fn send(
+        &self,
+        source: &mut dyn Source,
+        producer: &FutureProducer,
+        record: &Record,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        in_flight: &mut VecDeque<InFlight>,
+    ) -> Result<DeliveryFuture, ConnectError> {
+        loop {
+            let mut kafka_record = FutureRecord::<[u8], [u8]>::to(&record.topic);
+            if let Some(key) = key {
+                kafka_record = kafka_record.key(key);
+            }
+            if let Some(value) = value {
+                kafka_record = kafka_record.payload(value);
+            }
+            if let Some(partition) = record.partition {
+                kafka_record = kafka_record.partition(partition);
+            }
+            if let Some(timestamp) = record.timestamp {
+                kafka_record = kafka_record.timestamp(timestamp);
+            }
+            if !record.headers.is_empty() {
+                let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+                for header in &record.headers {
+                    headers = headers.insert(KafkaHeader {
+                        key: &header.key,
+                        value: header.value.as_deref(),
+                    });
+                }
+                kafka_record = kafka_record.headers(headers);
+            }
+            match producer.send_result(kafka_record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    if in_flight.is_empty() {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    } else {
+                        self.settle_front(source, in_flight).await?;
+                    }
+                }
+                Err((err, _)) => {
+                    return Err(
+                        kafka_error(format!("cannot produce to {}", record.topic), err).no_retry(),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn settle_all(
+        &self,
+        source: &mut dyn Source,
+        in_flight: &mut VecDeque<InFlight>,
+    ) -> Result<(), ConnectError> {
+        while !in_flight.is_empty() {
+            self.settle_front(source, in_flight).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest batch's acknowledgements, stores its positions, and tells
+    /// the source to commit them.
+    async fn settle_front(
+        &self,
+        source: &mut dyn Source,
+        in_flight: &mut VecDeque<InFlight>,
+    ) -> Result<(), ConnectError> {
+        let Some(batch) = in_flight.pop_front() else {
+            return Ok(());
+        };
+        let produced = batch.deliveries.len();
+        for delivery in batch.deliveries {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((err, message))) => {
+                    use rdkafka::Message as _;
+                    return Err(kafka_error(
+                        format!("the log did not acknowledge a record for {}; the task stops so that its position is not committed past it", message.topic()),
+                        err,
+                    ));
+                }
+                Err(_) => {
+                    return Err(ConnectError::internal(
+                        "the producer went away before acknowledging a record",
+                    ))
+                }
+            }
+        }
+        TaskMetrics::add(&self.metrics.records_out, produced);
+        if batch.offsets.entries.is_empty() {
+            return Ok(());
+        }
+        self.offsets
+            .write(&self.id.connector, &batch.offsets.entries)
+            .await?;
+        source.commit(&batch.offsets.entries).await
+    }
+}
