@@ -5,7 +5,7 @@
 #   scripts/test.sh --e2e-only      deps, release build and the end-to-end tests only
 #   scripts/test.sh -- -k kcat      extra arguments after `--` go to pytest
 #
-# Installs what is missing, idempotently: Debian packages (kcat, python3-venv, a C
+# Installs what is missing, idempotently: Debian packages (kcat, redis-server, python3-venv, a C
 # toolchain) with one `apt-get update` only when something is missing, and a Python
 # virtualenv at .venv from tests/python/requirements.txt. Stops at the first failure
 # with a line saying which step failed. The last line printed is a summary.
@@ -63,6 +63,8 @@ apt_install() {
 step "checking system dependencies"
 missing=()
 command -v kcat >/dev/null || missing+=(kcat)
+# The Redis sink's tests start their own redis-server on a free port.
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v cc >/dev/null || missing+=(build-essential)
 command -v make >/dev/null || missing+=(make)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
@@ -71,6 +73,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     apt_install "${missing[@]}"
 fi
 command -v kcat >/dev/null || fail "kcat is still missing after apt-get install kcat"
+command -v redis-server >/dev/null || fail "redis-server is still missing after apt-get install redis-server"
 command -v cargo >/dev/null || fail "cargo is missing: install Rust (rustup) first"
 
 # --- Python virtualenv -----------------------------------------------------------

@@ -127,7 +127,7 @@ fn apply_line(config: &mut BrokerConfig, listen: &mut String, line: &str) -> any
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = match signal(SignalKind::terminate()) {
         Ok(terminate) => terminate,

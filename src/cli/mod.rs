@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod broker;
 mod client;
+mod connect;
 mod consume;
 mod groups;
 mod perf;
@@ -30,6 +31,8 @@ enum Command {
     Produce(produce::ProduceArgs),
     /// Consume records and print them to stdout.
     Consume(consume::ConsumeArgs),
+    /// Run Connect pipelines (YAML) or a Connect worker with Kafka Connect's REST API.
+    Connect(connect::ConnectArgs),
     /// List, describe and delete consumer groups; reset their offsets.
     Groups(groups::GroupsArgs),
     /// Measure producer and consumer throughput and latency.
@@ -45,6 +48,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Groups(args) => groups::run(args),
+        Command::Connect(args) => runtime()?.block_on(connect::run(args)),
         Command::Perf(command) => perf::run(command),
     }
 }
