@@ -37,9 +37,7 @@ enum ConnectCommand {
         listen: Option<String>,
     },
     /// Check a YAML pipeline and print its connector configs, without running it.
-    Validate {
-        pipeline: PathBuf,
-    },
+    Validate { pipeline: PathBuf },
     /// Run a distributed worker: connectors created over the REST API are stored in
     /// the cluster, and workers in the same group share their tasks.
     Worker {
@@ -56,10 +54,14 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
     let plugins = weir_connectors::plugins();
     match args.command {
         ConnectCommand::Validate { pipeline } => {
-            let (pipeline, configs) = load_pipeline(&pipeline, &plugins).map_err(|err| anyhow::anyhow!("{err}"))?;
+            let (pipeline, configs) =
+                load_pipeline(&pipeline, &plugins).map_err(|err| anyhow::anyhow!("{err}"))?;
             println!("pipeline {} is valid", pipeline.name);
             for config in configs {
-                println!("connector {} ({}, {} task(s) at most)", config.name, config.connector_type, config.tasks_max);
+                println!(
+                    "connector {} ({}, {} task(s) at most)",
+                    config.name, config.connector_type, config.tasks_max
+                );
                 for (key, value) in weir_connect::config::mask_secrets(&plugins, &config.raw) {
                     println!("  {key} = {value}");
                 }
@@ -67,18 +69,26 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
             Ok(())
         }
         ConnectCommand::Run { pipeline, listen } => {
-            let (pipeline, configs) = load_pipeline(&pipeline, &plugins).map_err(|err| anyhow::anyhow!("{err}"))?;
+            let (pipeline, configs) =
+                load_pipeline(&pipeline, &plugins).map_err(|err| anyhow::anyhow!("{err}"))?;
             let listener = bind(listen.as_deref()).await?;
             let worker_id = worker_id(listener.as_ref(), "standalone");
             let runtime = Runtime::start(settings(&args.client, &worker_id), plugins)
                 .await
                 .map_err(|err| anyhow::anyhow!("{}", err.chain()))
-                .with_context(|| format!("cannot start the Connect runtime against {}", args.client.bootstrap_server))?;
+                .with_context(|| {
+                    format!(
+                        "cannot start the Connect runtime against {}",
+                        args.client.bootstrap_server
+                    )
+                })?;
             tracing::info!(pipeline = %pipeline.name, connectors = configs.len(), "running pipeline");
             let shutdown = CancellationToken::new();
             let worker = Worker::standalone(runtime, configs, shutdown.clone())
                 .await
-                .map_err(|err| anyhow::anyhow!("cannot start pipeline {}: {}", pipeline.name, err.chain()))?;
+                .map_err(|err| {
+                    anyhow::anyhow!("cannot start pipeline {}: {}", pipeline.name, err.chain())
+                })?;
             serve_until_signal(worker, listener, shutdown).await
         }
         ConnectCommand::Worker { listen, group_id } => {
@@ -87,12 +97,22 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
             let runtime = Runtime::start(settings(&args.client, &worker_id), plugins)
                 .await
                 .map_err(|err| anyhow::anyhow!("{}", err.chain()))
-                .with_context(|| format!("cannot start the Connect runtime against {}", args.client.bootstrap_server))?;
+                .with_context(|| {
+                    format!(
+                        "cannot start the Connect runtime against {}",
+                        args.client.bootstrap_server
+                    )
+                })?;
             let shutdown = CancellationToken::new();
-            let settings = WorkerSettings { group_id, ..WorkerSettings::default() };
+            let settings = WorkerSettings {
+                group_id,
+                ..WorkerSettings::default()
+            };
             let worker = Worker::distributed(runtime, settings, shutdown.clone())
                 .await
-                .map_err(|err| anyhow::anyhow!("cannot start the Connect worker: {}", err.chain()))?;
+                .map_err(|err| {
+                    anyhow::anyhow!("cannot start the Connect worker: {}", err.chain())
+                })?;
             serve_until_signal(worker, listener, shutdown).await
         }
     }
@@ -105,7 +125,9 @@ fn settings(client: &ClientArgs, worker_id: &str) -> RuntimeSettings {
 }
 
 async fn bind(listen: Option<&str>) -> anyhow::Result<Option<TcpListener>> {
-    let Some(listen) = listen else { return Ok(None) };
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (is another worker running there? pick another with --listen)"))?;
@@ -122,13 +144,23 @@ fn worker_id(listener: Option<&TcpListener>, fallback: &str) -> String {
 /// Serves the REST API (if listening) until SIGTERM or Ctrl-C, then stops every task:
 /// sources store the positions of what the log acknowledged, sinks commit what was
 /// written.
-async fn serve_until_signal(worker: Arc<Worker>, listener: Option<TcpListener>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn serve_until_signal(
+    worker: Arc<Worker>,
+    listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut tasks = JoinSet::new();
     if let Some(listener) = listener {
-        let address = listener.local_addr().context("cannot read the REST listener's address")?;
+        let address = listener
+            .local_addr()
+            .context("cannot read the REST listener's address")?;
         tracing::info!("weir connect listening on {address}");
         let herder: Arc<dyn Herder> = worker.clone();
-        tasks.spawn(weir_connect::rest::serve(listener, herder, shutdown.clone()));
+        tasks.spawn(weir_connect::rest::serve(
+            listener,
+            herder,
+            shutdown.clone(),
+        ));
     }
     tokio::select! {
         () = wait_for_signal() => {}
@@ -137,7 +169,10 @@ async fn serve_until_signal(worker: Arc<Worker>, listener: Option<TcpListener>, 
     shutdown.cancel();
     // Tasks get a bounded time to settle; a task stuck on an unreachable cluster must
     // not keep the process alive forever.
-    if tokio::time::timeout(Duration::from_secs(30), worker.join()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), worker.join())
+        .await
+        .is_err()
+    {
         tracing::warn!("tasks did not stop within 30 s; exiting anyway");
     }
     while let Some(result) = tasks.join_next().await {

@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod command;
+mod connect;
 mod in_process;
 mod process;
 
@@ -19,6 +20,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 pub(crate) use command::{ok, weir};
+pub(crate) use connect::ConnectProcess;
 pub(crate) use in_process::InProcessBroker;
 pub(crate) use process::BrokerProcess;
 

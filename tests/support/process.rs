@@ -25,51 +25,14 @@ impl BrokerProcess {
     /// for it to say which port it listens on.
     pub(crate) fn start(data_dir: &Path, extra_args: &[&str]) -> BrokerProcess {
         let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+        command
             .arg("broker")
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0"])
-            .args(&extra_args)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the weir binary");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (port_tx, port_rx) = mpsc::channel();
-        // Drains stderr for the life of the process so the broker never blocks on a
-        // full pipe; ends when the process exits and the pipe closes.
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut port_tx = Some(port_tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(address) = listening_address(&line) {
-                    if let Some(tx) = port_tx.take() {
-                        let _ = tx.send(address);
-                    }
-                }
-                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let bootstrap = match port_rx.recv_timeout(WAIT) {
-            Ok(address) => address,
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait();
-                std::thread::sleep(Duration::from_millis(100));
-                panic!(
-                    "the broker did not report `listening on` within {WAIT:?} (exit: {status:?}); stderr:\n{}",
-                    log.lock().unwrap_or_else(|e| e.into_inner())
-                );
-            }
-        };
+            .args(&extra_args);
+        let (child, bootstrap, log) = spawn_listening(command, "broker");
         BrokerProcess {
             child: Some(child),
             bootstrap,
@@ -138,6 +101,55 @@ impl Drop for BrokerProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Spawns `command` (a `weir` subcommand) with stderr captured, and waits for it to
+/// log `listening on ADDR`. Returns the child, the address and its log so far (kept
+/// up to date for the life of the process).
+pub(crate) fn spawn_listening(
+    mut command: Command,
+    what: &str,
+) -> (Child, String, Arc<Mutex<String>>) {
+    let mut child = command
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the weir binary");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (port_tx, port_rx) = mpsc::channel();
+    // Drains stderr for the life of the process so it never blocks on a full pipe;
+    // ends when the process exits and the pipe closes.
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        let mut port_tx = Some(port_tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(address) = listening_address(&line) {
+                if let Some(tx) = port_tx.take() {
+                    let _ = tx.send(address);
+                }
+            }
+            let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    match port_rx.recv_timeout(WAIT) {
+        Ok(address) => (child, address, log),
+        Err(_) => {
+            let _ = child.kill();
+            let status = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!(
+                "the {what} did not report `listening on` within {WAIT:?} (exit: {status:?}); stderr:\n{}",
+                log.lock().unwrap_or_else(|e| e.into_inner())
+            );
         }
     }
 }
