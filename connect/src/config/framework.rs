@@ -6,11 +6,13 @@
 //! round rather than one error at a time.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::env::resolve_env;
 use super::keys::*;
+use super::validate::mask_with;
 use super::{closest, ConfigIssue, ConfigMap, ParsedConfig};
 use crate::converter::{converter_from_config, Converter};
 use crate::transforms::{owns_key, TransformChain};
@@ -40,8 +42,8 @@ pub struct ErrorPolicy {
     pub dlq_context_headers: bool,
 }
 
-/// A connector's config, parsed and checked.
-#[derive(Debug, Clone)]
+/// A connector's config, parsed and checked. Its `Debug` masks secrets.
+#[derive(Clone)]
 pub struct ConnectorConfig {
     pub name: String,
     pub plugin: Arc<dyn ConnectorPlugin>,
@@ -205,6 +207,37 @@ impl ConnectorConfig {
             raw: props.clone(),
             resolved,
         })
+    }
+}
+
+impl fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let def = connector_def(self.plugin.as_ref());
+        f.debug_struct("ConnectorConfig")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin.class())
+            .field("connector_type", &self.connector_type)
+            .field("tasks_max", &self.tasks_max)
+            .field("topics", &self.topics)
+            .field("topics_regex", &self.topics_regex)
+            .field("key_converter", &self.key_converter)
+            .field("value_converter", &self.value_converter)
+            .field("transforms", &self.transforms)
+            .field("errors", &self.errors)
+            .field("batch_max_records", &self.batch_max_records)
+            .field("batch_max_ms", &self.batch_max_ms)
+            .field(
+                "producer_overrides",
+                &mask_with(&def, &self.producer_overrides),
+            )
+            .field(
+                "consumer_overrides",
+                &mask_with(&def, &self.consumer_overrides),
+            )
+            .field("connector", &self.connector)
+            .field("raw", &mask_with(&def, &self.raw))
+            .field("resolved", &mask_with(&def, &self.resolved))
+            .finish()
     }
 }
 

@@ -175,6 +175,12 @@ pub fn mask_secrets(plugins: &Plugins, props: &ConfigMap) -> ConfigMap {
         Some(plugin) => connector_def(plugin.as_ref()),
         None => framework_def(None),
     };
+    mask_with(&def, props)
+}
+
+/// `props` with the secrets of `def`'s keys, and of undeclared keys named like
+/// secrets, shown as `[hidden]`.
+pub(crate) fn mask_with(def: &ConfigDef, props: &ConfigMap) -> ConfigMap {
     props
         .iter()
         .map(|(name, value)| {
