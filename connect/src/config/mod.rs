@@ -7,6 +7,7 @@
 //! - [`validate_config`], [`config_key_infos`], [`mask_secrets`]: what the REST API shows.
 //! - [`pipeline`]: YAML pipeline files, turned into connector configs.
 
+mod checks;
 mod def;
 mod env;
 mod framework;
