@@ -1,11 +1,27 @@
 //! Connector configuration: Kafka Connect's flat `key: value` string maps, declared
 //! per connector with a [`ConfigDef`] and parsed into typed values.
+//!
+//! - [`ConnectorConfig::parse`]: the runtime's keys, the plugin's, transforms and
+//!   converters, checked together.
+//! - [`resolve_env`]: `${env:NAME}` references, resolved only when parsing.
+//! - [`validate_config`], [`config_key_infos`], [`mask_secrets`]: what the REST API shows.
+//! - [`pipeline`]: YAML pipeline files, turned into connector configs.
 
+mod checks;
 mod def;
+mod env;
+mod framework;
+mod keys;
+pub mod pipeline;
+#[cfg(test)]
+pub(crate) mod testing;
+mod validate;
 
 pub use def::{
     closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance,
     ParsedConfig, Secret, Validator,
 };
-mod framework;
-pub use framework::{resolve_env, ConnectorConfig, ErrorPolicy, Tolerance};
+pub use env::{resolve_env, resolve_env_with};
+pub use framework::{ConnectorConfig, ErrorPolicy, Tolerance};
+pub use keys::{connector_def, framework_def, GROUP_COMMON, GROUP_ERRORS, GROUP_TRANSFORMS};
+pub use validate::{config_key_infos, mask_secrets, validate_config, with_plugin_from_path};

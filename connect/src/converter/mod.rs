@@ -1,10 +1,25 @@
 //! Converters between the bytes in the log and [`Data`]: `json`, `string`, `bytes`.
+//!
+//! A connector names one converter for keys and one for values (`key.converter`,
+//! `value.converter`), by Weir's short name or by Kafka Connect's class name, and
+//! configures it with sub-keys (`value.converter.schemas.enable`). The same names work
+//! in YAML pipelines and through the REST API, so a Kafka Connect config carries over.
+
+mod byte_array;
+mod json;
+mod string;
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::config::{closest, ConfigDef, ConfigIssue, ConfigMap, ParsedConfig};
 use crate::{ConnectError, Data};
+
+pub use self::byte_array::ByteArrayConverter;
+pub use self::json::JsonConverter;
+pub use self::string::StringConverter;
 
 /// Turns keys or values into bytes for the log and back.
 pub trait Converter: Send + Sync + fmt::Debug {
@@ -13,4 +28,210 @@ pub trait Converter: Send + Sync + fmt::Debug {
 
     /// Data from the log; `bytes` is `None` for a null key or a tombstone.
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Data, ConnectError>;
+}
+
+/// One converter Weir offers: its names and how to make it from its sub-keys.
+struct Kind {
+    short: &'static str,
+    class: &'static str,
+    def: fn() -> ConfigDef,
+    make: fn(&ParsedConfig) -> Arc<dyn Converter>,
+}
+
+const KINDS: &[Kind] = &[
+    Kind {
+        short: "json",
+        class: "org.apache.kafka.connect.json.JsonConverter",
+        def: JsonConverter::config_def,
+        make: |c| Arc::new(JsonConverter::from_config(c)),
+    },
+    Kind {
+        short: "string",
+        class: "org.apache.kafka.connect.storage.StringConverter",
+        def: StringConverter::config_def,
+        make: |_| Arc::new(StringConverter),
+    },
+    Kind {
+        short: "bytes",
+        class: "org.apache.kafka.connect.converters.ByteArrayConverter",
+        def: ByteArrayConverter::config_def,
+        make: |_| Arc::new(ByteArrayConverter),
+    },
+];
+
+fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS
+        .iter()
+        .find(|k| k.short == name || k.class == name || k.class.rsplit('.').next() == Some(name))
+}
+
+/// Every name accepted for a converter, short names first.
+pub fn converter_names() -> impl Iterator<Item = &'static str> {
+    KINDS
+        .iter()
+        .map(|k| k.short)
+        .chain(KINDS.iter().map(|k| k.class))
+}
+
+/// The converter named by `props[prefix]` (or `default` when unset), configured with
+/// the `<prefix>.*` sub-keys. `prefix` is `key.converter` or `value.converter`.
+/// Unknown names and sub-keys are issues, all of them reported.
+pub fn converter_from_config(
+    props: &ConfigMap,
+    prefix: &str,
+    default: &str,
+) -> Result<Arc<dyn Converter>, Vec<ConfigIssue>> {
+    let name = props.get(prefix).map(|s| s.trim()).unwrap_or(default);
+    let Some(kind) = kind(name) else {
+        let mut issue = ConfigIssue::new(prefix, format!("Unknown converter '{name}'"));
+        issue = match closest(name, converter_names()) {
+            Some(near) => issue.with_hint(format!("did you mean '{near}'?")),
+            None => issue.with_hint("use json, string or bytes"),
+        };
+        return Err(vec![issue]);
+    };
+    let sub_prefix = format!("{prefix}.");
+    let sub: ConfigMap = props
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(&sub_prefix)?.to_string(), v.clone())))
+        .collect();
+    let def = (kind.def)();
+    let mut issues = Vec::new();
+    for key in sub.keys().filter(|k| def.key(k).is_none()) {
+        let mut issue = ConfigIssue::new(
+            format!("{sub_prefix}{key}"),
+            format!(
+                "Unknown configuration '{key}' for the {} converter",
+                kind.short
+            ),
+        );
+        issue = match def.closest(key) {
+            Some(near) => issue.with_hint(format!("did you mean '{sub_prefix}{near}'?")),
+            None if def.keys().is_empty() => {
+                issue.with_hint(format!("the {} converter takes no settings", kind.short))
+            }
+            None => issue.with_hint(format!(
+                "the {} converter takes: {}",
+                kind.short,
+                def.keys()
+                    .iter()
+                    .map(|k| format!("{sub_prefix}{}", k.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        };
+        issues.push(issue);
+    }
+    let parsed = def.parse(&sub).map_err(|found| {
+        found
+            .into_iter()
+            .map(|mut issue| {
+                issue.key = format!("{sub_prefix}{}", issue.key);
+                issue
+            })
+            .collect::<Vec<_>>()
+    });
+    match parsed {
+        Ok(parsed) if issues.is_empty() => Ok((kind.make)(&parsed)),
+        Ok(_) => Err(issues),
+        Err(found) => {
+            issues.extend(found);
+            Err(issues)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn accepts_short_and_kafka_class_names() {
+        for name in [
+            "json",
+            "JsonConverter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ] {
+            let c = converter_from_config(
+                &props(&[("value.converter", name)]),
+                "value.converter",
+                "string",
+            )
+            .unwrap();
+            assert!(
+                format!("{c:?}").starts_with("JsonConverter"),
+                "{name}: {c:?}"
+            );
+        }
+        let c = converter_from_config(&props(&[]), "key.converter", "string").unwrap();
+        assert_eq!(format!("{c:?}"), "StringConverter");
+        let c = converter_from_config(
+            &props(&[(
+                "key.converter",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            )]),
+            "key.converter",
+            "string",
+        )
+        .unwrap();
+        assert_eq!(format!("{c:?}"), "ByteArrayConverter");
+    }
+
+    #[test]
+    fn configures_sub_keys_and_rejects_unknown_ones() {
+        let c = converter_from_config(
+            &props(&[
+                ("value.converter", "json"),
+                ("value.converter.schemas.enable", "true"),
+            ]),
+            "value.converter",
+            "json",
+        )
+        .unwrap();
+        let bytes = c
+            .serialize("t", &Data::Json(serde_json::json!(1)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&bytes[..], br#"{"schema":null,"payload":1}"#);
+
+        let issues = converter_from_config(
+            &props(&[("value.converter.schemas.enabled", "true")]),
+            "value.converter",
+            "json",
+        )
+        .unwrap_err();
+        assert_eq!(issues[0].key, "value.converter.schemas.enabled");
+        assert_eq!(
+            issues[0].hint.as_deref(),
+            Some("did you mean 'value.converter.schemas.enable'?")
+        );
+
+        let issues = converter_from_config(
+            &props(&[("value.converter.schemas.enable", "yes")]),
+            "value.converter",
+            "json",
+        )
+        .unwrap_err();
+        assert_eq!(issues[0].key, "value.converter.schemas.enable");
+        assert!(issues[0].message.contains("true or false"), "{issues:?}");
+    }
+
+    #[test]
+    fn unknown_converter_names_the_nearest() {
+        let issues = converter_from_config(
+            &props(&[("key.converter", "jsn")]),
+            "key.converter",
+            "string",
+        )
+        .unwrap_err();
+        assert_eq!(issues[0].message, "Unknown converter 'jsn'");
+        assert_eq!(issues[0].hint.as_deref(), Some("did you mean 'json'?"));
+    }
 }

@@ -1,0 +1,221 @@
+//! Kafka Connect's `JsonConverter`.
+//!
+//! One difference from Kafka: `schemas.enable` defaults to **false** in Weir. Weir's
+//! records carry no Connect schemas, and plain JSON is what other tools read and write;
+//! set `schemas.enable=true` to exchange data with Kafka Connect workers that use the
+//! `{"schema": …, "payload": …}` envelope. With it on, deserialize unwraps the envelope
+//! (the schema is not interpreted) and serialize writes `{"schema":null,"payload":…}`,
+//! which Kafka's converter reads as schemaless data.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::config::{ConfigDef, ConfigKey, ConfigType, Importance, ParsedConfig};
+use crate::{ConnectError, Data};
+
+/// JSON text ↔ `Data::Json`; a null (or JSON `null`) ↔ no bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonConverter {
+    schemas_enable: bool,
+}
+
+impl JsonConverter {
+    pub fn new(schemas_enable: bool) -> JsonConverter {
+        JsonConverter { schemas_enable }
+    }
+
+    /// The converter's sub-keys (after `key.converter.` / `value.converter.`).
+    pub fn config_def() -> ConfigDef {
+        ConfigDef::new().define(
+            ConfigKey::new(
+                "schemas.enable",
+                ConfigType::Boolean,
+                "Whether records are wrapped in Kafka Connect's {\"schema\", \"payload\"} \
+                 envelope. Weir's default is false (Kafka's is true).",
+            )
+            .default_value("false")
+            .importance(Importance::High),
+        )
+    }
+
+    pub(super) fn from_config(config: &ParsedConfig) -> JsonConverter {
+        JsonConverter::new(config.boolean("schemas.enable").unwrap_or(false))
+    }
+}
+
+impl super::Converter for JsonConverter {
+    fn serialize(&self, topic: &str, data: &Data) -> Result<Option<Bytes>, ConnectError> {
+        let payload = match data {
+            Data::Null | Data::Json(Value::Null) => return Ok(None),
+            Data::Json(value) => value.clone(),
+            // As Kafka's converter writes a BYTES field: a base64 string.
+            Data::Bytes(bytes) => Value::String(base64(bytes)),
+        };
+        let text = serde_json::to_vec(&payload).map_err(|e| {
+            ConnectError::internal(format!(
+                "Converting Kafka Connect data to byte[] failed for topic {topic}"
+            ))
+            .with_source(e)
+        })?;
+        if !self.schemas_enable {
+            return Ok(Some(Bytes::from(text)));
+        }
+        // Written by hand so `schema` comes first, as Kafka writes it.
+        let mut envelope = Vec::with_capacity(text.len() + 30);
+        envelope.extend_from_slice(br#"{"schema":null,"payload":"#);
+        envelope.extend_from_slice(&text);
+        envelope.push(b'}');
+        Ok(Some(Bytes::from(envelope)))
+    }
+
+    fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Data, ConnectError> {
+        let Some(bytes) = bytes else {
+            return Ok(Data::Null);
+        };
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            ConnectError::user(format!(
+                "Converting byte[] to Kafka Connect data failed due to serialization error \
+                 of topic {topic}: the data is not JSON"
+            ))
+            .with_source(e)
+        })?;
+        let payload = if self.schemas_enable {
+            unwrap_envelope(topic, value)?
+        } else {
+            value
+        };
+        Ok(match payload {
+            Value::Null => Data::Null,
+            value => Data::Json(value),
+        })
+    }
+}
+
+fn unwrap_envelope(topic: &str, value: Value) -> Result<Value, ConnectError> {
+    match value {
+        Value::Null => Ok(Value::Null),
+        Value::Object(mut map)
+            if map.len() == 2 && map.contains_key("schema") && map.contains_key("payload") =>
+        {
+            Ok(map.remove("payload").unwrap_or(Value::Null))
+        }
+        _ => Err(ConnectError::user(format!(
+            "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and \
+             may not contain additional fields (topic {topic}). If you are trying to \
+             deserialize plain JSON data, set schemas.enable=false in your converter \
+             configuration."
+        ))),
+    }
+}
+
+/// Standard base64 with padding, as Jackson writes `byte[]`.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::converter::Converter;
+    use crate::ErrorDomain;
+    use serde_json::json;
+
+    #[test]
+    fn plain_json_round_trips_by_default() {
+        let c = JsonConverter::default();
+        let data = Data::Json(json!({"level": "warn", "n": [1, 2.5, null]}));
+        let bytes = c.serialize("logs", &data).unwrap().unwrap();
+        assert_eq!(&bytes[..], br#"{"level":"warn","n":[1,2.5,null]}"#);
+        assert_eq!(c.deserialize("logs", Some(&bytes)).unwrap(), data);
+        assert_eq!(
+            c.deserialize("logs", Some(b"\"text\"")).unwrap(),
+            Data::Json(json!("text"))
+        );
+    }
+
+    #[test]
+    fn null_is_a_tombstone_both_ways() {
+        for c in [JsonConverter::new(false), JsonConverter::new(true)] {
+            assert_eq!(c.serialize("t", &Data::Null).unwrap(), None);
+            assert_eq!(c.serialize("t", &Data::Json(Value::Null)).unwrap(), None);
+            assert_eq!(c.deserialize("t", None).unwrap(), Data::Null);
+            assert_eq!(c.deserialize("t", Some(b"null")).unwrap(), Data::Null);
+        }
+    }
+
+    #[test]
+    fn envelope_is_unwrapped_and_written_with_schemas_enabled() {
+        let c = JsonConverter::new(true);
+        let kafka = br#"{"schema":{"type":"struct","fields":[]},"payload":{"id":7}}"#;
+        assert_eq!(
+            c.deserialize("t", Some(kafka)).unwrap(),
+            Data::Json(json!({"id": 7}))
+        );
+        let bytes = c
+            .serialize("t", &Data::Json(json!({"id": 7})))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&bytes[..], br#"{"schema":null,"payload":{"id":7}}"#);
+        assert_eq!(
+            c.deserialize("t", Some(br#"{"schema":null,"payload":null}"#))
+                .unwrap(),
+            Data::Null
+        );
+    }
+
+    #[test]
+    fn plain_json_with_schemas_enabled_says_how_to_fix_it() {
+        let err = JsonConverter::new(true)
+            .deserialize("orders", Some(br#"{"id":7}"#))
+            .unwrap_err();
+        assert_eq!(err.domain(), ErrorDomain::User);
+        assert!(err.to_string().contains("topic orders"), "{err}");
+        assert!(
+            err.to_string().contains("set schemas.enable=false"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_json_is_a_user_error_naming_the_topic() {
+        let err = JsonConverter::default()
+            .deserialize("orders", Some(b"{not json"))
+            .unwrap_err();
+        assert_eq!(err.domain(), ErrorDomain::User);
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("of topic orders"), "{err}");
+    }
+
+    #[test]
+    fn bytes_serialize_as_base64_strings() {
+        let c = JsonConverter::default();
+        for (raw, text) in [
+            (&b""[..], "\"\""),
+            (b"f", "\"Zg==\""),
+            (b"fo", "\"Zm8=\""),
+            (b"foo", "\"Zm9v\""),
+            (b"\xff\x00\x10\x80", "\"/wAQgA==\""),
+        ] {
+            let bytes = c
+                .serialize("t", &Data::Bytes(Bytes::copy_from_slice(raw)))
+                .unwrap()
+                .unwrap();
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), text);
+        }
+    }
+}
