@@ -36,9 +36,11 @@ pub(crate) async fn list(
         match expansion {
             "status" => status = true,
             "info" => info = true,
-            other => return Err(ApiError::bad_request(format!(
+            other => {
+                return Err(ApiError::bad_request(format!(
                 "Unknown expansion '{other}' for query parameter expand: expected status or info"
-            ))),
+            )))
+            }
         }
     }
     let mut out = ExpandedConnectors::new();
@@ -107,9 +109,11 @@ pub(crate) async fn create(
     check_initial_state(&mut body)?;
     let mut config = match body.remove("config") {
         Some(value) => config_map(value)?,
-        None => return Err(ApiError::bad_request(format!(
+        None => {
+            return Err(ApiError::bad_request(format!(
             "Connector config is required: give \"config\" with the settings of connector {name}"
-        ))),
+        )))
+        }
     };
     put_name(&name, &mut config)?;
     let upserted = herder.put_connector_config(&name, config, false).await?;
