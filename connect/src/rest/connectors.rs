@@ -5,6 +5,8 @@
 //! makes at its REST edge (a config's `name` must match the connector's) are here,
 //! everything about the connector itself is the herder's.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -62,8 +64,8 @@ async fn expand(
     name: &str,
     status: bool,
     info: bool,
-) -> Result<std::collections::BTreeMap<String, Value>, HerderError> {
-    let mut expanded = std::collections::BTreeMap::new();
+) -> Result<BTreeMap<String, Value>, HerderError> {
+    let mut expanded = BTreeMap::new();
     if status {
         let value = herder.connector_status(name).await?;
         expanded.insert("status".to_owned(), to_value(&value)?);
