@@ -20,6 +20,7 @@ mod error;
 pub mod herder;
 mod plugin;
 pub mod runtime;
+pub mod rest;
 mod sink;
 mod source;
 pub mod transforms;
