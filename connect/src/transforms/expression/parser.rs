@@ -1,0 +1,248 @@
+//! Recursive descent from tokens to a condition tree, with precedence `!` over
+//! comparisons over `&&` over `||`:
+//!
+//! ```text
+//! condition  = or END
+//! or         = and { "||" and }
+//! and        = not { "&&" not }
+//! not        = "!" not | "(" or ")" | comparison
+//! comparison = operand [ operator operand ]
+//! operator   = "==" | "!=" | "<" | "<=" | ">" | ">=" | "contains"
+//!            | "startsWith" | "starts_with" | "endsWith" | "ends_with" | "matches"
+//! operand    = string | number | "true" | "false" | "null" | "topic" | "timestamp"
+//!            | "partition" | "header." name | "value" { "." name } | "key" { "." name }
+//! ```
+//!
+//! Comparisons with the `null` literal become null checks here, and a `matches`
+//! pattern is compiled here, so evaluation never fails.
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::lexer::{Tok, Token};
+use super::ConditionError;
+use crate::transforms::regex_router::whole_match;
+
+#[derive(Debug, Clone)]
+pub(super) enum Expr {
+    Or(Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Compare(Op, Operand, Operand),
+    IsNull(Operand),
+    Matches(Operand, Regex),
+    /// An operand on its own: true when it is the boolean `true`.
+    Truthy(Operand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Operand {
+    Literal(Value),
+    /// A path into the value; empty for the whole value.
+    Value(Vec<String>),
+    Key(Vec<String>),
+    Topic,
+    Header(String),
+    Timestamp,
+    Partition,
+}
+
+const OPERATORS: &str = "==, !=, <, <=, >, >=, contains, startsWith, endsWith, matches";
+
+pub(super) fn parse(tokens: &[Token]) -> Result<Expr, ConditionError> {
+    let mut parser = Parser { tokens, pos: 0 };
+    let expr = parser.or()?;
+    let next = parser.peek();
+    if next.tok != Tok::End {
+        return Err(parser.expected(next, "`&&`, `||` or the end of the condition"));
+    }
+    Ok(expr)
+}
+
+struct Parser<'t> {
+    tokens: &'t [Token],
+    pos: usize,
+}
+
+/// What may start an operand, for errors.
+const OPERAND: &str =
+    "value, key, topic, header.<name>, timestamp, partition, a string, a number, true, false, null, `!` or `(`";
+
+impl<'t> Parser<'t> {
+    fn peek(&self) -> &'t Token {
+        &self.tokens[self.pos.min(self.tokens.len() - 1)]
+    }
+
+    fn next(&mut self) -> &'t Token {
+        let token = self.peek();
+        self.pos += 1;
+        token
+    }
+
+    fn eat(&mut self, sym: &str) -> bool {
+        let hit = matches!(self.peek().tok, Tok::Sym(s) if s == sym);
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+
+    fn expected(&self, token: &Token, what: &str) -> ConditionError {
+        ConditionError::new(
+            token.column,
+            format!("expected {what}, found {}", token.found()),
+        )
+    }
+
+    fn or(&mut self) -> Result<Expr, ConditionError> {
+        let mut left = self.and()?;
+        while self.eat("||") {
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, ConditionError> {
+        let mut left = self.not()?;
+        while self.eat("&&") {
+            left = Expr::And(Box::new(left), Box::new(self.not()?));
+        }
+        Ok(left)
+    }
+
+    fn not(&mut self) -> Result<Expr, ConditionError> {
+        if self.eat("!") {
+            return Ok(Expr::Not(Box::new(self.not()?)));
+        }
+        if self.peek().tok == Tok::LParen {
+            let open = self.next();
+            let inner = self.or()?;
+            let close = self.next();
+            if close.tok != Tok::RParen {
+                return Err(self.expected(
+                    close,
+                    &format!(
+                        "`&&`, `||` or `)` to close the `(` at column {}",
+                        open.column
+                    ),
+                ));
+            }
+            return Ok(inner);
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Expr, ConditionError> {
+        let left = self.operand()?;
+        let token = self.peek();
+        let op = match &token.tok {
+            Tok::Sym("==") => Op::Eq,
+            Tok::Sym("!=") => Op::Ne,
+            Tok::Sym("<") => Op::Lt,
+            Tok::Sym("<=") => Op::Le,
+            Tok::Sym(">") => Op::Gt,
+            Tok::Sym(">=") => Op::Ge,
+            Tok::Path(words) if words.len() == 1 => match words[0].as_str() {
+                "contains" => Op::Contains,
+                "startsWith" | "starts_with" => Op::StartsWith,
+                "endsWith" | "ends_with" => Op::EndsWith,
+                "matches" => {
+                    self.pos += 1;
+                    return self.matches(left);
+                }
+                _ => {
+                    return Err(self.expected(
+                        token,
+                        &format!("an operator ({OPERATORS}), `&&`, `||` or the end"),
+                    ))
+                }
+            },
+            Tok::Sym("&&" | "||") | Tok::RParen | Tok::End => return Ok(Expr::Truthy(left)),
+            _ => {
+                return Err(self.expected(
+                    token,
+                    &format!("an operator ({OPERATORS}), `&&`, `||` or the end"),
+                ))
+            }
+        };
+        self.pos += 1;
+        let right = self.operand()?;
+        let null = Operand::Literal(Value::Null);
+        if left != null && right != null {
+            return Ok(Expr::Compare(op, left, right));
+        }
+        let other = if left == null { right } else { left };
+        match op {
+            Op::Eq => Ok(Expr::IsNull(other)),
+            Op::Ne => Ok(Expr::Not(Box::new(Expr::IsNull(other)))),
+            _ => Err(ConditionError::new(
+                token.column,
+                format!(
+                    "expected `==` or `!=` before or after null, found {}",
+                    token.found()
+                ),
+            )),
+        }
+    }
+
+    fn matches(&mut self, left: Operand) -> Result<Expr, ConditionError> {
+        let token = self.next();
+        let Tok::Str(pattern) = &token.tok else {
+            return Err(self.expected(token, "a quoted regular expression after `matches`"));
+        };
+        let regex = whole_match(pattern).map_err(|why| ConditionError::new(token.column, why))?;
+        Ok(Expr::Matches(left, regex))
+    }
+
+    fn operand(&mut self) -> Result<Operand, ConditionError> {
+        let token = self.next();
+        let words = match &token.tok {
+            Tok::Str(text) => return Ok(Operand::Literal(Value::from(text.as_str()))),
+            Tok::Num(number) => return Ok(Operand::Literal(Value::Number(number.clone()))),
+            Tok::Path(words) => words,
+            _ => return Err(self.expected(token, OPERAND)),
+        };
+        let rest = &words[1..];
+        let single = |operand: Operand| {
+            if rest.is_empty() {
+                Ok(operand)
+            } else {
+                Err(ConditionError::new(
+                    token.column,
+                    format!("expected `{}` alone, found `{}`", words[0], token.text),
+                ))
+            }
+        };
+        match words[0].as_str() {
+            "value" => Ok(Operand::Value(rest.to_vec())),
+            "key" => Ok(Operand::Key(rest.to_vec())),
+            "topic" => single(Operand::Topic),
+            "timestamp" => single(Operand::Timestamp),
+            "partition" => single(Operand::Partition),
+            "true" => single(Operand::Literal(Value::Bool(true))),
+            "false" => single(Operand::Literal(Value::Bool(false))),
+            "null" => single(Operand::Literal(Value::Null)),
+            "header" => match rest {
+                [name] => Ok(Operand::Header(name.clone())),
+                _ => Err(ConditionError::new(
+                    token.column,
+                    format!("expected header.<name>, found `{}`", token.text),
+                )),
+            },
+            _ => Err(self.expected(token, OPERAND)),
+        }
+    }
+}
