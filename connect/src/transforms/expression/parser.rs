@@ -148,29 +148,25 @@ impl<'t> Parser<'t> {
     fn comparison(&mut self) -> Result<Expr, ConditionError> {
         let left = self.operand()?;
         let token = self.peek();
-        let op = match &token.tok {
-            Tok::Sym("==") => Op::Eq,
-            Tok::Sym("!=") => Op::Ne,
-            Tok::Sym("<") => Op::Lt,
-            Tok::Sym("<=") => Op::Le,
-            Tok::Sym(">") => Op::Gt,
-            Tok::Sym(">=") => Op::Ge,
-            Tok::Path(words) if words.len() == 1 => match words[0].as_str() {
-                "contains" => Op::Contains,
-                "startsWith" | "starts_with" => Op::StartsWith,
-                "endsWith" | "ends_with" => Op::EndsWith,
-                "matches" => {
-                    self.pos += 1;
-                    return self.matches(left);
-                }
-                _ => {
-                    return Err(self.expected(
-                        token,
-                        &format!("an operator ({OPERATORS}), `&&`, `||` or the end"),
-                    ))
-                }
-            },
-            Tok::Sym("&&" | "||") | Tok::RParen | Tok::End => return Ok(Expr::Truthy(left)),
+        let word = match &token.tok {
+            Tok::Path(words) if words.len() == 1 => words[0].as_str(),
+            _ => "",
+        };
+        let op = match (&token.tok, word) {
+            (Tok::Sym("=="), _) => Op::Eq,
+            (Tok::Sym("!="), _) => Op::Ne,
+            (Tok::Sym("<"), _) => Op::Lt,
+            (Tok::Sym("<="), _) => Op::Le,
+            (Tok::Sym(">"), _) => Op::Gt,
+            (Tok::Sym(">="), _) => Op::Ge,
+            (_, "contains") => Op::Contains,
+            (_, "startsWith" | "starts_with") => Op::StartsWith,
+            (_, "endsWith" | "ends_with") => Op::EndsWith,
+            (_, "matches") => {
+                self.pos += 1;
+                return self.matches(left);
+            }
+            (Tok::Sym("&&" | "||") | Tok::RParen | Tok::End, _) => return Ok(Expr::Truthy(left)),
             _ => {
                 return Err(self.expected(
                     token,
