@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use crate::config::{closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType};
 
-use super::super::field::Label;
-use super::super::registry::{
+use super::{Stage, TransformChain};
+use crate::transforms::field::Label;
+use crate::transforms::registry::{
     find_predicate, find_transform, predicate_types, settings, short_name, transform_types,
     unknown_type,
 };
-use super::super::Predicate;
-use super::{Stage, TransformChain};
+use crate::transforms::Predicate;
 
 /// The keys every transform alias has besides its type's own.
 const STAGE_KEYS: [&str; 3] = ["type", "predicate", "negate"];

@@ -13,8 +13,8 @@ use crate::{Data, Record};
 impl Expr {
     pub(super) fn eval(&self, record: &Record) -> bool {
         match self {
-            Expr::Or(a, b) => a.eval(record) || b.eval(record),
-            Expr::And(a, b) => a.eval(record) && b.eval(record),
+            Expr::Or(terms) => terms.iter().any(|t| t.eval(record)),
+            Expr::And(terms) => terms.iter().all(|t| t.eval(record)),
             Expr::Not(inner) => !inner.eval(record),
             Expr::IsNull(operand) => resolve(operand, record).is_null(),
             Expr::Truthy(operand) => *resolve(operand, record) == Value::Bool(true),

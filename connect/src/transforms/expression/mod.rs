@@ -264,6 +264,15 @@ mod tests {
             "at column 1: expected header.<name>, found `header`"
         );
         assert!(error("level == 1").starts_with("at column 1: expected value, key, topic"));
+        let deep = format!("{}true{}", "(".repeat(65), ")".repeat(65));
+        assert_eq!(
+            error(&deep),
+            "at column 65: expected at most 64 nested `(` and `!`"
+        );
+        let fine = format!("{}true{}", "(".repeat(64), ")".repeat(64));
+        assert!(Condition::parse(&fine).is_ok());
+        let long = vec!["value.status == 503"; 10_000].join(" || ");
+        assert!(holds(&long));
     }
 
     #[test]

@@ -25,8 +25,9 @@ use crate::transforms::regex_router::whole_match;
 
 #[derive(Debug, Clone)]
 pub(super) enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// Two or more alternatives; a list, so a long chain does not nest.
+    Or(Vec<Expr>),
+    And(Vec<Expr>),
     Not(Box<Expr>),
     Compare(Op, Operand, Operand),
     IsNull(Operand),
@@ -63,7 +64,11 @@ pub(super) enum Operand {
 const OPERATORS: &str = "==, !=, <, <=, >, >=, contains, startsWith, endsWith, matches";
 
 pub(super) fn parse(tokens: &[Token]) -> Result<Expr, ConditionError> {
-    let mut parser = Parser { tokens, pos: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let expr = parser.or()?;
     let next = parser.peek();
     if next.tok != Tok::End {
@@ -72,9 +77,14 @@ pub(super) fn parse(tokens: &[Token]) -> Result<Expr, ConditionError> {
     Ok(expr)
 }
 
+/// How deep `(` and `!` may nest: parsing and evaluation recurse once per level, so a
+/// bound keeps a hostile condition from exhausting the stack.
+const MAX_DEPTH: usize = 64;
+
 struct Parser<'t> {
     tokens: &'t [Token],
     pos: usize,
+    depth: usize,
 }
 
 /// What may start an operand, for errors.
@@ -108,41 +118,64 @@ impl<'t> Parser<'t> {
     }
 
     fn or(&mut self) -> Result<Expr, ConditionError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.eat("||") {
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, ConditionError> {
-        let mut left = self.not()?;
+        let mut terms = vec![self.not()?];
         while self.eat("&&") {
-            left = Expr::And(Box::new(left), Box::new(self.not()?));
+            terms.push(self.not()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
     }
 
     fn not(&mut self) -> Result<Expr, ConditionError> {
+        let token = self.peek();
+        if matches!(token.tok, Tok::LParen | Tok::Sym("!")) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(ConditionError::new(
+                    token.column,
+                    format!("expected at most {MAX_DEPTH} nested `(` and `!`"),
+                ));
+            }
+            let inner = self.nested();
+            self.depth -= 1;
+            return inner;
+        }
+        self.comparison()
+    }
+
+    /// A `!` or a parenthesized condition, one nesting level down.
+    fn nested(&mut self) -> Result<Expr, ConditionError> {
         if self.eat("!") {
             return Ok(Expr::Not(Box::new(self.not()?)));
         }
-        if self.peek().tok == Tok::LParen {
-            let open = self.next();
-            let inner = self.or()?;
-            let close = self.next();
-            if close.tok != Tok::RParen {
-                return Err(self.expected(
-                    close,
-                    &format!(
-                        "`&&`, `||` or `)` to close the `(` at column {}",
-                        open.column
-                    ),
-                ));
-            }
-            return Ok(inner);
+        let open = self.next();
+        let inner = self.or()?;
+        let close = self.next();
+        if close.tok != Tok::RParen {
+            return Err(self.expected(
+                close,
+                &format!(
+                    "`&&`, `||` or `)` to close the `(` at column {}",
+                    open.column
+                ),
+            ));
         }
-        self.comparison()
+        Ok(inner)
     }
 
     fn comparison(&mut self) -> Result<Expr, ConditionError> {
