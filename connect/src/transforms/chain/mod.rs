@@ -1,0 +1,200 @@
+//! A connector's transforms, parsed from Kafka Connect's keys and applied in order.
+//!
+//! ```text
+//! transforms=route,dropTombstones
+//! transforms.route.type=RegexRouter
+//! transforms.route.regex=(.*)-raw
+//! transforms.route.replacement=$1
+//! transforms.dropTombstones.type=Filter
+//! transforms.dropTombstones.predicate=isTombstone
+//! predicates=isTombstone
+//! predicates.isTombstone.type=RecordIsTombstone
+//! ```
+//!
+//! A transform with a predicate runs only on the records the predicate holds for (or,
+//! with `negate=true`, does not hold for); the others pass it unchanged. Every problem
+//! in these keys is collected, not just the first, and each names its full key.
+
+use std::sync::Arc;
+
+use crate::{ConnectError, Record};
+
+use super::{Predicate, Transform};
+
+mod config;
+
+#[derive(Debug)]
+struct Stage {
+    alias: String,
+    transform: Box<dyn Transform>,
+    predicate: Option<Arc<dyn Predicate>>,
+    negate: bool,
+}
+
+/// The transforms of one connector, in order, each with its optional predicate.
+#[derive(Debug, Default)]
+pub struct TransformChain {
+    stages: Vec<Stage>,
+}
+
+/// Whether `key` is one the chain owns (starts with `transforms.` or `predicates.`,
+/// or equals `transforms`/`predicates`) — the runtime uses this for its unknown-key check.
+pub fn owns_key(key: &str) -> bool {
+    key == "transforms"
+        || key == "predicates"
+        || key.starts_with("transforms.")
+        || key.starts_with("predicates.")
+}
+
+impl TransformChain {
+    /// Applies every transform in order; `Ok(None)` when one dropped the record.
+    /// Errors name the alias of the transform that failed.
+    pub fn apply(&self, mut record: Record) -> Result<Option<Record>, ConnectError> {
+        for stage in &self.stages {
+            if let Some(predicate) = &stage.predicate {
+                if predicate.test(&record) == stage.negate {
+                    continue;
+                }
+            }
+            match stage.transform.apply(record)? {
+                Some(next) => record = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(record))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// The aliases of the transforms, in the order they run.
+    pub fn aliases(&self) -> impl Iterator<Item = &str> {
+        self.stages.iter().map(|s| s.alias.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::ConfigMap;
+    use crate::transforms::field::test_support::json_record;
+    use crate::{Data, Header};
+
+    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn chain(pairs: &[(&str, &str)]) -> TransformChain {
+        TransformChain::from_config(&props(pairs)).unwrap_or_else(|issues| panic!("{issues:#?}"))
+    }
+
+    #[test]
+    fn no_transforms_is_an_empty_chain_that_passes_records() {
+        let chain = chain(&[("connector.class", "x"), ("topics", "t")]);
+        assert!(chain.is_empty());
+        let record = json_record("t", json!(1));
+        assert_eq!(chain.apply(record.clone()).unwrap(), Some(record));
+    }
+
+    #[test]
+    fn applies_transforms_in_order() {
+        let chain = chain(&[
+            ("transforms", "route, addTopic"),
+            (
+                "transforms.route.type",
+                "org.apache.kafka.connect.transforms.RegexRouter",
+            ),
+            ("transforms.route.regex", "(.*)-raw"),
+            ("transforms.route.replacement", "$1"),
+            ("transforms.addTopic.type", "InsertField$Value"),
+            ("transforms.addTopic.topic.field", "from"),
+        ]);
+        assert_eq!(chain.aliases().collect::<Vec<_>>(), ["route", "addTopic"]);
+        let out = chain
+            .apply(json_record("logs-raw", json!({})))
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.topic, "logs");
+        assert_eq!(out.value, Data::Json(json!({"from": "logs"})));
+    }
+
+    #[test]
+    fn predicates_gate_transforms_and_negate_inverts_them() {
+        let base = [
+            ("transforms", "drop"),
+            ("transforms.drop.type", "Filter"),
+            ("transforms.drop.predicate", "isFoo"),
+            ("predicates", "isFoo"),
+            (
+                "predicates.isFoo.type",
+                "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            ),
+            ("predicates.isFoo.pattern", "foo.*"),
+        ];
+        let plain = chain(&base);
+        assert_eq!(plain.apply(json_record("foo-1", json!(1))).unwrap(), None);
+        assert!(plain.apply(json_record("bar", json!(1))).unwrap().is_some());
+
+        let mut negated = base.to_vec();
+        negated.push(("transforms.drop.negate", "true"));
+        let negated = chain(&negated);
+        assert!(negated
+            .apply(json_record("foo-1", json!(1)))
+            .unwrap()
+            .is_some());
+        assert_eq!(negated.apply(json_record("bar", json!(1))).unwrap(), None);
+    }
+
+    #[test]
+    fn one_predicate_serves_several_transforms() {
+        let chain = chain(&[
+            ("transforms", "mark,dropTombstones"),
+            ("transforms.mark.type", "InsertField$Value"),
+            ("transforms.mark.static.field", "traced"),
+            ("transforms.mark.static.value", "yes"),
+            ("transforms.mark.predicate", "traced"),
+            ("transforms.dropTombstones.type", "Filter"),
+            ("transforms.dropTombstones.predicate", "tombstone"),
+            ("predicates", "traced,tombstone"),
+            ("predicates.traced.type", "HasHeaderKey"),
+            ("predicates.traced.name", "trace"),
+            ("predicates.tombstone.type", "RecordIsTombstone"),
+        ]);
+        let mut traced = json_record("t", json!({}));
+        traced.headers.push(Header::new("trace", "1"));
+        let out = chain.apply(traced).unwrap().unwrap();
+        assert_eq!(out.value, Data::Json(json!({"traced": "yes"})));
+        let plain = chain.apply(json_record("t", json!({}))).unwrap().unwrap();
+        assert_eq!(plain.value, Data::Json(json!({})));
+        assert_eq!(chain.apply(Record::new("t", Data::Null)).unwrap(), None);
+    }
+
+    #[test]
+    fn errors_name_the_failing_alias() {
+        let chain = chain(&[
+            ("transforms", "mask"),
+            ("transforms.mask.type", "MaskField$Value"),
+            ("transforms.mask.fields", "ssn"),
+        ]);
+        let err = chain.apply(json_record("t", json!("text"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mask (MaskField$Value): needs a JSON object value, got string; set value.converter=json"
+        );
+    }
+
+    #[test]
+    fn owns_only_its_keys() {
+        assert!(owns_key("transforms"));
+        assert!(owns_key("predicates.p.type"));
+        assert!(owns_key("transforms.a.type"));
+        assert!(!owns_key("transformsx"));
+        assert!(!owns_key("topics"));
+    }
+}
