@@ -67,7 +67,3 @@ pub trait Transform: Send + Sync + fmt::Debug {
 pub trait Predicate: Send + Sync + fmt::Debug {
     fn test(&self, record: &Record) -> bool;
 }
-
-mod chain;
-
-pub use chain::{owns_key, TransformChain};
