@@ -224,7 +224,7 @@ sink:
     assert_eq!(header(1, "__connect.errors.offset"), "2");
 
     // The metrics endpoint counts them.
-    let metrics = support::http_get(&connect.address, "/metrics");
+    let metrics = support::Http::new(&connect.address).get("/metrics").text;
     assert!(
         metrics.contains("weir_connect_dead_letter_records_total{connector=\"orders-sink\",task=\"0\",type=\"sink\"} 2"),
         "metrics:\n{metrics}"

@@ -23,7 +23,7 @@ fn state(http: &Http, name: &str) -> Option<(String, Vec<(String, String)>)> {
     if response.status != 200 {
         return None;
     }
-    let body = response.json();
+    let body = response.body;
     let connector = body["connector"]["state"].as_str()?.to_string();
     let tasks = body["tasks"]
         .as_array()?
@@ -49,40 +49,40 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
 
     let root = http.get("/");
     assert_eq!(root.status, 200);
-    assert!(root.json()["kafka_cluster_id"].is_string(), "{}", root.text());
-    assert_eq!(http.get("/connectors").json(), json!([]));
+    assert!(root.body["kafka_cluster_id"].is_string(), "{}", root.text);
+    assert_eq!(http.get("/connectors").body, json!([]));
 
     // Create; a second create is a conflict.
     let created = http.post("/connectors", &json!({"name": "logs", "config": file_source(&logs, "app")}));
-    assert_eq!(created.status, 201, "{}", created.text());
-    assert_eq!(created.json()["name"], "logs");
-    assert_eq!(created.json()["type"], "source");
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["name"], "logs");
+    assert_eq!(created.body["type"], "source");
     let again = http.post("/connectors", &json!({"name": "logs", "config": file_source(&logs, "app")}));
-    assert_eq!(again.status, 409, "{}", again.text());
-    assert_eq!(again.json()["error_code"], 409);
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert_eq!(again.body["error_code"], 409);
 
     // Unknown connector: 404 with Kafka Connect's error body.
     let missing = http.get("/connectors/nope");
     assert_eq!(missing.status, 404);
-    assert_eq!(missing.json()["error_code"], 404);
-    assert!(missing.json()["message"].as_str().unwrap().contains("nope"), "{}", missing.text());
+    assert_eq!(missing.body["error_code"], 404);
+    assert!(missing.body["message"].as_str().unwrap().contains("nope"), "{}", missing.text);
 
     // A bad config: 400 listing every problem, with a hint for the typo.
     let mut bad = file_source(&logs, "app");
     bad["file.pathz"] = json!("/tmp/*.log");
     bad["tasks.max"] = json!("many");
     let rejected = http.put("/connectors/broken/config", &bad);
-    assert_eq!(rejected.status, 400, "{}", rejected.text());
-    let message = rejected.json()["message"].as_str().unwrap().to_string();
+    assert_eq!(rejected.status, 400, "{}", rejected.text);
+    let message = rejected.body["message"].as_str().unwrap().to_string();
     assert!(message.contains("file.pathz"), "{message}");
     assert!(message.contains("tasks.max"), "{message}");
     assert_eq!(http.get("/connectors/broken").status, 404, "a rejected config is not stored");
 
     // The validate endpoint answers 200 with the error count.
     let validated = http.put("/connector-plugins/file-source/config/validate", &bad);
-    assert_eq!(validated.status, 200, "{}", validated.text());
-    assert!(validated.json()["error_count"].as_u64().unwrap() >= 2, "{}", validated.text());
-    let plugins = http.get("/connector-plugins").json();
+    assert_eq!(validated.status, 200, "{}", validated.text);
+    assert!(validated.body["error_count"].as_u64().unwrap() >= 2, "{}", validated.text);
+    let plugins = http.get("/connector-plugins").body;
     let classes: Vec<&str> = plugins.as_array().unwrap().iter().map(|p| p["class"].as_str().unwrap()).collect();
     assert!(classes.contains(&"io.weir.connect.file.FileSourceConnector"), "{plugins}");
     assert!(classes.contains(&"io.weir.connect.redis.RedisSinkConnector"), "{plugins}");
@@ -92,8 +92,8 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     wait_until("three records in app", || support::watermarks(&broker.bootstrap, "app", 1)[&0].1 == 3);
     let tasks = http.get("/connectors/logs/tasks");
     assert_eq!(tasks.status, 200);
-    assert_eq!(tasks.json()[0]["id"], json!({"connector": "logs", "task": 0}));
-    assert_eq!(http.get("/connectors/logs/tasks/0/status").json()["state"], "RUNNING");
+    assert_eq!(tasks.body[0]["id"], json!({"connector": "logs", "task": 0}));
+    assert_eq!(http.get("/connectors/logs/tasks/0/status").body["state"], "RUNNING");
     assert_eq!(http.get("/connectors/logs/tasks/7/status").status, 404);
 
     // Pause and resume.
@@ -105,15 +105,15 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     // Offsets can be read any time but changed only when STOPPED.
     let offsets = http.get("/connectors/logs/offsets");
     assert_eq!(offsets.status, 200);
-    let entries = offsets.json()["offsets"].as_array().cloned().unwrap_or_default();
-    assert_eq!(entries.len(), 1, "{}", offsets.text());
-    assert_eq!(entries[0]["offset"]["position"], 14, "{}", offsets.text());
+    let entries = offsets.body["offsets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{}", offsets.text);
+    assert_eq!(entries[0]["offset"]["position"], 14, "{}", offsets.text);
     assert_eq!(http.delete("/connectors/logs/offsets").status, 400, "offsets change only when STOPPED");
     assert_eq!(http.put("/connectors/logs/stop", &Value::Null).status, 202);
     wait_until("logs to be STOPPED", || state(&http, "logs").is_some_and(|(c, _)| c == "STOPPED"));
     let reset = http.delete("/connectors/logs/offsets");
-    assert_eq!(reset.status, 200, "{}", reset.text());
-    assert_eq!(http.get("/connectors/logs/offsets").json()["offsets"], json!([]));
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    assert_eq!(http.get("/connectors/logs/offsets").body["offsets"], json!([]));
     // Resumed after a reset, the source reads the file again from the start.
     assert_eq!(http.put("/connectors/logs/resume", &Value::Null).status, 202);
     wait_until("the file read again", || support::watermarks(&broker.bootstrap, "app", 1)[&0].1 == 6);
@@ -121,19 +121,19 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     // Restart: 204 for the connector alone, 202 with a status body when tasks are included.
     assert_eq!(http.post("/connectors/logs/restart", &Value::Null).status, 204);
     let restarted = http.post("/connectors/logs/restart?includeTasks=true&onlyFailed=false", &Value::Null);
-    assert_eq!(restarted.status, 202, "{}", restarted.text());
-    assert_eq!(restarted.json()["name"], "logs");
+    assert_eq!(restarted.status, 202, "{}", restarted.text);
+    assert_eq!(restarted.body["name"], "logs");
     assert_eq!(http.post("/connectors/logs/tasks/0/restart", &Value::Null).status, 204);
 
     // Connectors created over REST survive a worker restart (they live in the log).
     worker.terminate();
     let worker = ConnectProcess::worker(&broker.bootstrap, "rest-test");
     let http = Http::new(&worker.address);
-    wait_until("logs after the restart", || http.get("/connectors").json() == json!(["logs"]));
+    wait_until("logs after the restart", || http.get("/connectors").body == json!(["logs"]));
     wait_until("logs RUNNING after the restart", || all_tasks_in(&http, "logs", "RUNNING", 1));
 
     let deleted = http.delete("/connectors/logs");
-    assert_eq!(deleted.status, 204, "{}", deleted.text());
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert_eq!(http.get("/connectors/logs").status, 404);
     assert_eq!(http.delete("/connectors/logs").status, 404);
 }

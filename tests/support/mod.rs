@@ -6,6 +6,7 @@
 
 mod command;
 mod connect;
+mod http;
 mod in_process;
 mod process;
 
@@ -21,6 +22,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 pub(crate) use command::{ok, weir};
 pub(crate) use connect::ConnectProcess;
+pub(crate) use http::Http;
 pub(crate) use in_process::InProcessBroker;
 pub(crate) use process::BrokerProcess;
 

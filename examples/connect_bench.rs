@@ -1,0 +1,240 @@
+//! Connect figures against a running broker, with the runtime in this process and a
+//! redis-server it starts on a free port:
+//!
+//! - file source: MB/s and lines/s of log lines shipped from a file into a topic
+//!   (until the topic holds every line);
+//! - Redis sink: records/s from a topic into Redis with `SET` (until Redis holds every
+//!   key);
+//! - end to end: lines appended to a file at a steady rate, through a topic into a
+//!   Redis list (`RPUSH`), read back with `BLPOP`; p50/p99/max latency from append to
+//!   Redis.
+//!
+//! ```text
+//! cargo run --release --example connect_bench -- [BOOTSTRAP] [LINES] [RECORDS] [RATE]
+//! ```
+//!
+//! Defaults: `localhost:9092`, 2,000,000 lines of ~120 bytes, 1,000,000 records,
+//! 20,000 lines/s for 10 s. Needs `redis-server` on the PATH.
+
+use std::fs::{self, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+use tokio_util::sync::CancellationToken;
+use weir_connect::config::pipeline::parse_pipeline;
+use weir_connect::runtime::{Runtime, RuntimeSettings};
+use weir_connect::worker::Worker;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> BenchResult<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let bootstrap = args.first().cloned().unwrap_or_else(|| "localhost:9092".into());
+    let lines: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(2_000_000);
+    let records: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let rate: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(20_000);
+    let dir = tempfile::tempdir()?;
+    let redis = RedisProcess::start(dir.path())?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let run = format!("{}", std::process::id());
+
+    file_source(&runtime, &bootstrap, dir.path(), &run, lines)?;
+    redis_sink(&runtime, &bootstrap, &redis, &run, records)?;
+    end_to_end(&runtime, &bootstrap, dir.path(), &redis, &run, rate)?;
+    Ok(())
+}
+
+/// Runs the connectors of a pipeline in this process until `done` returns true.
+fn run_pipeline(runtime: &tokio::runtime::Runtime, bootstrap: &str, yaml: &str, mut done: impl FnMut() -> BenchResult<bool>) -> BenchResult<Duration> {
+    let plugins = weir_connectors::plugins();
+    let (_, configs) = parse_pipeline(yaml, "bench.yaml", &plugins).map_err(|err| err.to_string())?;
+    let shutdown = CancellationToken::new();
+    let worker = runtime.block_on(async {
+        let connect = Runtime::start(RuntimeSettings::new(bootstrap, "bench"), plugins).await.map_err(|e| e.chain())?;
+        Worker::standalone(connect, configs, shutdown.clone()).await.map_err(|e| e.chain())
+    })?;
+    let started = Instant::now();
+    while !done()? {
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err("the pipeline did not finish within 10 minutes".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed();
+    shutdown.cancel();
+    runtime.block_on(worker.join());
+    Ok(elapsed)
+}
+
+fn file_source(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, run: &str, lines: u64) -> BenchResult<()> {
+    let logs = dir.join("logs");
+    fs::create_dir_all(&logs)?;
+    let mut file = BufWriter::new(fs::File::create(logs.join("app.log"))?);
+    let mut bytes = 0u64;
+    for i in 0..lines {
+        let line = format!("2026-11-23T12:00:00.000Z INFO  [worker-{:02}] request {i:>10} served in 3 ms from 10.0.0.{} path=/api/v1/items", i % 16, i % 250);
+        bytes += line.len() as u64 + 1;
+        writeln!(file, "{line}")?;
+    }
+    file.flush()?;
+    let topic = format!("bench-logs-{run}");
+    let yaml = format!(
+        "name: bench-logs\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {}/*.log\n  batch.max.records: 5000\n  converters: {{key: string, value: string}}\n",
+        logs.display()
+    );
+    let consumer = consumer(bootstrap)?;
+    let elapsed = run_pipeline(runtime, bootstrap, &yaml, || Ok(high_watermark(&consumer, &topic) >= lines as i64))?;
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "file source: {lines} lines, {:.1} MB in {secs:.2} s: {:.1} MB/s, {:.0} lines/s",
+        bytes as f64 / 1e6,
+        bytes as f64 / 1e6 / secs,
+        lines as f64 / secs
+    );
+    Ok(())
+}
+
+fn redis_sink(runtime: &tokio::runtime::Runtime, bootstrap: &str, redis: &RedisProcess, run: &str, records: u64) -> BenchResult<()> {
+    let topic = format!("bench-kv-{run}");
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    for i in 0..records {
+        let key = format!("user:{i}");
+        let value = format!("{{\"id\":{i},\"name\":\"user {i}\",\"plan\":\"pro\"}}");
+        loop {
+            match producer.send(BaseRecord::to(&topic).key(&key).payload(&value)) {
+                Ok(()) => break,
+                Err((_, _)) => {
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60))?;
+    let yaml = format!(
+        "name: bench-kv\nsink:\n  connector: redis-sink\n  topics: [{topic}]\n  redis.uri: redis://127.0.0.1:{}\n  redis.command: SET\n  batch.max.records: 2000\n  converters: {{key: string, value: string}}\n",
+        redis.port
+    );
+    let mut connection = redis.connection()?;
+    let elapsed = run_pipeline(runtime, bootstrap, &yaml, || {
+        let size: u64 = redis::cmd("DBSIZE").query(&mut connection)?;
+        Ok(size >= records)
+    })?;
+    let secs = elapsed.as_secs_f64();
+    println!("redis sink: {records} records in {secs:.2} s: {:.0} records/s", records as f64 / secs);
+    Ok(())
+}
+
+fn end_to_end(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, redis: &RedisProcess, run: &str, rate: u64) -> BenchResult<()> {
+    let logs = dir.join("latency");
+    fs::create_dir_all(&logs)?;
+    let path = logs.join("app.log");
+    fs::File::create(&path)?;
+    let topic = format!("bench-latency-{run}");
+    let list = "bench-latency";
+    let yaml = format!(
+        "name: bench-latency\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {logs}/*.log\n  poll.interval.ms: 10\n  converters: {{key: string, value: string}}\nsink:\n  connector: redis-sink\n  topics: [{topic}]\n  redis.uri: redis://127.0.0.1:{port}\n  redis.command: RPUSH\n  redis.key: {list}\n  batch.max.ms: 5\n  converters: {{key: string, value: string}}\n",
+        logs = logs.display(),
+        port = redis.port
+    );
+    let total = rate * 10;
+    let mut connection = redis.connection()?;
+    let mut latencies: Vec<u64> = Vec::with_capacity(total as usize);
+    let mut writer = OpenOptions::new().append(true).open(&path)?;
+    let started = Instant::now();
+    let mut written = 0u64;
+    run_pipeline(runtime, bootstrap, &yaml, || {
+        // Append what the steady rate calls for by now, in 1 ms slices.
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+        let mut chunk = String::new();
+        while written < due {
+            chunk.push_str(&format!("{} line {written}\n", now_micros()));
+            written += 1;
+        }
+        if !chunk.is_empty() {
+            writer.write_all(chunk.as_bytes())?;
+        }
+        loop {
+            let popped: Option<(String, String)> = redis::cmd("BLPOP").arg(list).arg(0.001).query(&mut connection)?;
+            let Some((_, line)) = popped else { break };
+            let sent: u64 = line.split(' ').next().and_then(|t| t.parse().ok()).ok_or("bad line")?;
+            latencies.push(now_micros().saturating_sub(sent));
+        }
+        Ok(latencies.len() as u64 >= total)
+    })?;
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)] as f64 / 1000.0;
+    println!(
+        "end to end (file -> topic -> redis) at {rate} lines/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} lines",
+        at(0.50),
+        at(0.99),
+        at(1.0),
+        latencies.len()
+    );
+    Ok(())
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+fn consumer(bootstrap: &str) -> BenchResult<BaseConsumer> {
+    Ok(ClientConfig::new().set("bootstrap.servers", bootstrap).set("group.id", "weir-connect-bench").create()?)
+}
+
+fn high_watermark(consumer: &BaseConsumer, topic: &str) -> i64 {
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else { return 0 };
+    let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+    (0..partitions as i32)
+        .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0))
+        .sum()
+}
+
+/// A redis-server on a free port, killed on drop.
+struct RedisProcess {
+    child: Child,
+    port: u16,
+}
+
+impl RedisProcess {
+    fn start(dir: &Path) -> BenchResult<RedisProcess> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|err| format!("cannot start redis-server ({err}): install it with `apt-get install redis-server`"))?;
+        let process = RedisProcess { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process.connection().is_err() {
+            if Instant::now() > deadline {
+                return Err("redis-server did not answer within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(process)
+    }
+
+    fn connection(&self) -> BenchResult<redis::Connection> {
+        let mut connection = redis::Client::open(format!("redis://127.0.0.1:{}", self.port))?.get_connection()?;
+        redis::cmd("PING").query::<String>(&mut connection)?;
+        Ok(connection)
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
