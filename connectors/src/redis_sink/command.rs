@@ -226,7 +226,7 @@ fn score(config: &RedisSinkConfig, record: &Record, key: &str) -> Result<f64, Co
 fn article(kind: &str) -> String {
     match kind {
         "array" | "object" => format!("an {kind}"),
-        "null" => kind.to_string(),
+        "null" | "bytes" => kind.to_string(),
         _ => format!("a {kind}"),
     }
 }

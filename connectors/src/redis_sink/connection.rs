@@ -57,6 +57,7 @@ impl RedisConnection {
         })
         .await?
         .map_err(|e| setup_error(config, e))?;
+        // The password's copy lives only as long as the handshake.
         drop(info);
         let mut tasks = JoinSet::new();
         tasks.spawn(driver);
@@ -145,8 +146,8 @@ fn setup_error(config: &RedisSinkConfig, error: RedisError) -> ConnectError {
     }
 }
 
-/// An error reply that fails a whole batch: nothing in it was applied. `key` is the
-/// key of the command Redis rejected, when one is known.
+/// An error reply that fails a connection setup or a whole batch (whose transaction
+/// Redis then discarded). `key` is the key of the rejected command, when one is known.
 pub(crate) fn server_error(
     config: &RedisSinkConfig,
     error: &ErrorReply,
