@@ -31,7 +31,7 @@ fn line(file: &str, generation: u32, n: u32) -> (String, String) {
 }
 
 fn redis_get(redis: &RedisServer, key: &str) -> Option<String> {
-    let mut connection = redis.connection();
+    let mut connection = redis.client(None);
     redis::cmd("GET").arg(key).query(&mut connection).expect("GET")
 }
 
@@ -139,7 +139,7 @@ sink:
 
     // Redis holds exactly what the topic describes: one key per id, each the id's
     // last record.
-    let mut connection = redis.connection();
+    let mut connection = redis.client(None);
     let size: usize = redis::cmd("DBSIZE").query(&mut connection).expect("DBSIZE");
     assert_eq!(size, last_per_id.len(), "redis keys vs ids in the topic");
     for (id, value) in &last_per_id {
@@ -194,7 +194,7 @@ sink:
     producer.flush(Duration::from_secs(10)).expect("flush");
 
     let connect = ConnectProcess::run(&broker.bootstrap, &pipeline, &[]);
-    let mut connection = redis.connection();
+    let mut connection = redis.client(None);
     wait_until("orders 1 and 4 in redis", || {
         let qty: Option<String> = redis::cmd("HGET").arg("order:4").arg("qty").query(&mut connection).expect("HGET");
         qty.as_deref() == Some("10")

@@ -182,6 +182,6 @@ fn workers_in_a_group_share_tasks_and_take_over_a_dead_workers_tasks() {
             .expect("produce");
     }
     rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10)).expect("flush");
-    let mut connection = redis.connection();
+    let mut connection = redis.client(None);
     wait_until("100 keys in redis", || redis::cmd("DBSIZE").query::<usize>(&mut connection).expect("DBSIZE") == 100);
 }

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use weir_connect::{ConnectorPlugin, Plugins};
 
+pub mod redis_sink;
+
 /// Every connector this build of Weir offers.
 pub fn plugins() -> Plugins {
-    let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![];
+    let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![Arc::new(redis_sink::RedisSinkConnector)];
     Plugins::new(plugins)
 }

@@ -9,6 +9,8 @@ mod connect;
 mod http;
 mod in_process;
 mod process;
+#[path = "../../connectors/tests/support/redis_server.rs"]
+mod redis_server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -25,6 +27,7 @@ pub(crate) use connect::ConnectProcess;
 pub(crate) use http::Http;
 pub(crate) use in_process::InProcessBroker;
 pub(crate) use process::BrokerProcess;
+pub(crate) use redis_server::RedisServer;
 
 /// How long any single wait in a test may take before it fails with a message.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
