@@ -1,12 +1,14 @@
 //! Weir's connectors, one folder each, and [`plugins`]: the explicit registry a worker
 //! offers.
 
+pub mod file;
+
 use std::sync::Arc;
 
 use weir_connect::{ConnectorPlugin, Plugins};
 
 /// Every connector this build of Weir offers.
 pub fn plugins() -> Plugins {
-    let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![];
+    let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![Arc::new(file::FileSourceConnector)];
     Plugins::new(plugins)
 }
