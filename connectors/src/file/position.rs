@@ -7,6 +7,11 @@
 //! the task was down: a stored position is applied to the file that has its (dev,
 //! inode), whatever its name is now.
 //!
+//! A file renamed since its last record has no partition of its own holding its
+//! position (its old name's partition soon holds the next file's). Such positions ride
+//! on the last offset of each batch as `"rotated": [{"inode", "dev", "position",
+//! "line"}, ...]`, so a restart finds every file the globs still match where it was.
+//!
 //! Stored positions are consulted only for the files of the first scan. A file that
 //! appears later is new content and starts at 0; consulting old positions for it would
 //! risk applying the position of a deleted file whose inode number was reused.
@@ -31,6 +36,19 @@ pub(crate) fn offset(position: u64, next_line: u64, id: FileId) -> SourceOffset 
     json!({ "position": position, "line": next_line, "inode": id.ino, "dev": id.dev })
 }
 
+/// `rotated` entries: positions of files whose own partition does not hold them.
+pub(crate) fn rotated(files: &[(FileId, u64, u64)]) -> Value {
+    files
+        .iter()
+        .map(|(id, position, line)| {
+            json!({ "position": position, "line": line, "inode": id.ino, "dev": id.dev })
+        })
+        .collect()
+}
+
+/// The key of [`rotated`] entries in an offset.
+pub(crate) const ROTATED: &str = "rotated";
+
 /// A position stored for a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stored {
@@ -47,6 +65,8 @@ pub(crate) struct Start {
     /// `None`: count the lines before `position`.
     pub(crate) line: Option<u64>,
     pub(crate) reason: &'static str,
+    /// The position came from the file's own partition: nothing to carry for it.
+    pub(crate) own: bool,
 }
 
 /// The positions the task was opened with, by path and by identity.
@@ -63,83 +83,102 @@ impl StoredOffsets {
             let Ok(partition) = serde_json::from_str::<Value>(partition) else {
                 continue;
             };
-            let (Some(path), Some(position)) = (
-                partition.get("file").and_then(Value::as_str),
-                offset.get("position").and_then(Value::as_u64),
-            ) else {
+            if let Some(rotated) = offset.get(ROTATED).and_then(Value::as_array) {
+                for entry in rotated {
+                    if let Some(entry @ Stored { id: Some(id), .. }) = parse(entry) {
+                        stored.add(id, entry);
+                    }
+                }
+            }
+            let (Some(path), Some(entry)) =
+                (partition.get("file").and_then(Value::as_str), parse(offset))
+            else {
                 continue;
             };
-            let field = |name: &str| offset.get(name).and_then(Value::as_u64);
-            let id = match (field("dev"), field("inode")) {
-                (Some(dev), Some(ino)) => Some(FileId { dev, ino }),
-                _ => None,
-            };
-            let entry = Stored {
-                position,
-                line: field("line"),
-                id,
-            };
-            if let Some(id) = id {
-                // One file may be stored under several names (its names before and
-                // after a rotation); the furthest position is the latest.
-                let best = stored.by_id.entry(id).or_insert(entry);
-                if entry.position > best.position {
-                    *best = entry;
-                }
+            if let Some(id) = entry.id {
+                stored.add(id, entry);
             }
             stored.by_path.insert(path.to_string(), entry);
         }
         stored
     }
 
+    /// One file may be stored under several names (its names before and after a
+    /// rotation); the furthest position is the latest.
+    fn add(&mut self, id: FileId, entry: Stored) {
+        let best = self.by_id.entry(id).or_insert(entry);
+        if entry.position > best.position {
+            *best = entry;
+        }
+    }
+
     /// Where the file `id` at `path`, `len` bytes long, found by the first scan starts.
     pub(crate) fn start(&self, path: &str, id: FileId, len: u64, read_from: ReadFrom) -> Start {
-        let found = match (self.by_id.get(&id), self.by_path.get(path)) {
+        let by_path = self.by_path.get(path);
+        let found = match (self.by_id.get(&id), by_path) {
             (Some(stored), _) => Some((stored, "resuming from the stored position")),
             (None, Some(stored)) if stored.id.is_none() => Some((
                 stored,
                 "resuming from the stored position (no identity stored)",
             )),
             (None, Some(_)) => {
-                return Start {
-                    position: 0,
-                    line: Some(1),
-                    reason: "replaced by a new file while stopped: reading it from the beginning",
-                };
+                return Start::new(
+                    0,
+                    Some(1),
+                    "replaced by a new file while stopped: reading it from the beginning",
+                );
             }
             (None, None) => None,
         };
-        match found {
-            Some((stored, _)) if stored.position > len => Start {
-                position: 0,
-                line: Some(1),
-                reason: "truncated while stopped (shorter than its stored position): reading it \
-                         again from the beginning",
-            },
-            Some((stored, reason)) => Start {
-                position: stored.position,
-                // Position 0 is line 1 whatever was stored.
-                line: if stored.position == 0 {
-                    Some(1)
-                } else {
-                    stored.line
-                },
-                reason,
-            },
-            None => match read_from {
-                ReadFrom::Beginning => Start {
-                    position: 0,
-                    line: Some(1),
-                    reason: "new file: reading it from the beginning",
-                },
-                ReadFrom::End => Start {
-                    position: len,
-                    line: None,
-                    reason: "new file with read.from=end: reading lines added from now on",
-                },
-            },
+        let mut start = match (found, read_from) {
+            (Some((stored, _)), _) if stored.position > len => Start::new(
+                0,
+                Some(1),
+                "truncated while stopped (shorter than its stored position): reading it again \
+                 from the beginning",
+            ),
+            // Position 0 is line 1 whatever was stored.
+            (Some((stored, reason)), _) if stored.position == 0 => Start::new(0, Some(1), reason),
+            (Some((stored, reason)), _) => Start::new(stored.position, stored.line, reason),
+            (None, ReadFrom::Beginning) => {
+                Start::new(0, Some(1), "new file: reading it from the beginning")
+            }
+            (None, ReadFrom::End) => Start::new(
+                len,
+                None,
+                "new file with read.from=end: reading lines added from now on",
+            ),
+        };
+        start.own = by_path.is_some_and(|stored| {
+            stored.id.is_none_or(|stored_id| stored_id == id) && stored.position == start.position
+        });
+        start
+    }
+}
+
+impl Start {
+    /// A start read from nowhere but given: a file found while running starts at 0.
+    pub(crate) fn new(position: u64, line: Option<u64>, reason: &'static str) -> Start {
+        Start {
+            position,
+            line,
+            reason,
+            own: false,
         }
     }
+}
+
+fn parse(offset: &Value) -> Option<Stored> {
+    let field = |name: &str| offset.get(name).and_then(Value::as_u64);
+    let id = match (field("dev"), field("inode")) {
+        (Some(dev), Some(ino)) => Some(FileId { dev, ino }),
+        _ => None,
+    };
+    Some(Stored {
+        position: field("position")?,
+        line: field("line"),
+        id,
+    })
 }
 
 /// The number of the line starting at byte `position`: one more than the newlines

@@ -48,6 +48,21 @@ impl Name {
         }
     }
 
+    /// Queues `group` as a record and remembers where it ends.
+    fn emit(
+        &self,
+        emitted: &mut Emitted,
+        topic: &str,
+        group: Group,
+        out: &mut VecDeque<SourceRecord>,
+    ) {
+        *emitted = Emitted {
+            position: group.end,
+            line: group.next_line,
+        };
+        out.push_back(self.record(topic, group));
+    }
+
     fn record(&self, topic: &str, group: Group) -> SourceRecord {
         let mut record = Record::new(topic, Data::Json(Value::String(group.text)));
         record.key = Data::Json(Value::String(self.path.clone()));
@@ -61,6 +76,14 @@ impl Name {
             source_offset: offset(group.end, group.next_line, self.id),
         }
     }
+}
+
+/// The end of the last record a tailer queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Emitted {
+    pub(crate) position: u64,
+    /// The number of the line starting at `position`.
+    pub(crate) line: u64,
 }
 
 /// What one read found.
@@ -85,6 +108,12 @@ pub(crate) struct Tailer {
     last_line_at: Instant,
     /// The last read reached the end of the file and every complete line is returned.
     at_eof: bool,
+    emitted: Emitted,
+    /// The position to store on another partition's offset, because this file's own
+    /// partition (its current name) does not hold it: the file was renamed since its
+    /// last record, or resumed from a position stored under another name. Cleared once
+    /// a batch carries a record of the file under its current name.
+    pub(crate) carry: Option<Emitted>,
     /// No glob matches the file any more (deleted or renamed away): it is read to its
     /// end, then dropped.
     pub(crate) draining: bool,
@@ -107,6 +136,8 @@ impl Tailer {
             multiline: config.multiline.clone().map(Multiline::new),
             last_line_at: Instant::now(),
             at_eof: false,
+            emitted: Emitted { position, line },
+            carry: None,
             draining: false,
         }
     }
@@ -119,9 +150,18 @@ impl Tailer {
         &self.name.path
     }
 
-    /// The file now has another name: later records carry it.
+    /// The file now has another name: later records carry it. Called only when every
+    /// queued record was returned, so the last queued position is acknowledged before
+    /// any later batch is.
     pub(crate) fn rename(&mut self, path: &Path) {
         self.name = Name::new(self.name.id, path);
+        self.carry = Some(self.emitted);
+    }
+
+    /// Whether `record` is one of this file's under its current name.
+    pub(crate) fn owns(&self, record: &SourceRecord) -> bool {
+        record.source_partition == self.name.partition
+            && record.source_offset.get("inode").and_then(Value::as_u64) == Some(self.name.id.ino)
     }
 
     /// Reads records into `out` until the end of the file or until `out` holds `max`.
@@ -142,10 +182,13 @@ impl Tailer {
                 };
                 lines += 1;
                 match &mut self.multiline {
-                    None => out.push_back(self.name.record(topic, Group::single(line))),
+                    None => {
+                        let group = Group::single(line);
+                        self.name.emit(&mut self.emitted, topic, group, out);
+                    }
                     Some(multiline) => {
-                        let name = &self.name;
-                        multiline.push(line, &mut |group| out.push_back(name.record(topic, group)));
+                        let (name, emitted) = (&self.name, &mut self.emitted);
+                        multiline.push(line, &mut |group| name.emit(emitted, topic, group, out));
                     }
                 }
             }
@@ -186,7 +229,7 @@ impl Tailer {
     /// Sends the pending multiline group, if any.
     pub(crate) fn flush(&mut self, topic: &str, out: &mut VecDeque<SourceRecord>) {
         if let Some(group) = self.multiline.as_mut().and_then(Multiline::flush) {
-            out.push_back(self.name.record(topic, group));
+            self.name.emit(&mut self.emitted, topic, group, out);
         }
     }
 
@@ -195,7 +238,8 @@ impl Tailer {
     pub(crate) fn finish(&mut self, topic: &str, out: &mut VecDeque<SourceRecord>) {
         self.flush(topic, out);
         if let Some(line) = self.reader.take_partial() {
-            out.push_back(self.name.record(topic, Group::single(line)));
+            let group = Group::single(line);
+            self.name.emit(&mut self.emitted, topic, group, out);
         }
     }
 

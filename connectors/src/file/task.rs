@@ -17,13 +17,14 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use tokio::time::Instant;
 use weir_connect::{ConnectError, Source, SourceContext, SourceRecord};
 
 use super::config::FileSourceConfig;
-use super::position::{line_at, Start, StoredOffsets};
+use super::position::{line_at, rotated, Start, StoredOffsets, ROTATED};
 use super::scan::{scan, FileId, Found};
-use super::tailer::Tailer;
+use super::tailer::{Emitted, Tailer};
 
 /// Reads the files matching `file.paths` into `topic`.
 #[derive(Debug)]
@@ -121,11 +122,7 @@ impl FileSourceTask {
         let path = found.path.to_string_lossy();
         let start = match stored {
             Some(stored) => stored.start(&path, id, len, self.config.read_from),
-            None => Start {
-                position: 0,
-                line: Some(1),
-                reason: "new file: reading it from the beginning",
-            },
+            None => Start::new(0, Some(1), "new file: reading it from the beginning"),
         };
         let (file, line) = match start.line {
             Some(line) => (file, line),
@@ -146,14 +143,14 @@ impl FileSourceTask {
             }
         };
         tracing::info!(task = %self.name, file = %path, position = start.position, line, "{}", start.reason);
-        self.files.push(Tailer::new(
-            id,
-            &found.path,
-            file,
-            start.position,
-            line,
-            &self.config,
-        ));
+        let mut tailer = Tailer::new(id, &found.path, file, start.position, line, &self.config);
+        if !start.own {
+            tailer.carry = Some(Emitted {
+                position: start.position,
+                line,
+            });
+        }
+        self.files.push(tailer);
         Ok(())
     }
 
@@ -213,7 +210,48 @@ impl FileSourceTask {
 
     fn take_batch(&mut self) -> Vec<SourceRecord> {
         let n = self.ready.len().min(self.config.batch_max_records);
-        self.ready.drain(..n).collect()
+        let mut batch: Vec<SourceRecord> = self.ready.drain(..n).collect();
+        self.carry_positions(&mut batch);
+        batch
+    }
+
+    /// Puts the positions no partition of their own holds on the batch's last offset
+    /// (see `position.rs`). The runtime stores every partition's last offset of a batch
+    /// together, so one carrier per batch is enough.
+    fn carry_positions(&mut self, batch: &mut [SourceRecord]) {
+        if self.files.iter().all(|t| t.carry.is_none()) {
+            return;
+        }
+        // A file with a record in this batch under its current name is stored by it.
+        let mut previous: Option<&SourceRecord> = None;
+        for record in batch.iter() {
+            let same_run = previous.is_some_and(|p| {
+                p.source_partition == record.source_partition
+                    && p.source_offset.get("inode") == record.source_offset.get("inode")
+            });
+            previous = Some(record);
+            if same_run {
+                continue;
+            }
+            for tailer in &mut self.files {
+                if tailer.carry.is_some() && tailer.owns(record) {
+                    tailer.carry = None;
+                }
+            }
+        }
+        // A file being drained will not be found by a restart: nothing to keep for it.
+        let carried: Vec<(FileId, u64, u64)> = self
+            .files
+            .iter()
+            .filter(|t| !t.draining)
+            .filter_map(|t| t.carry.map(|c| (t.id(), c.position, c.line)))
+            .collect();
+        if carried.is_empty() {
+            return;
+        }
+        if let Some(Value::Object(offset)) = batch.last_mut().map(|r| &mut r.source_offset) {
+            offset.insert(ROTATED.to_string(), rotated(&carried));
+        }
     }
 }
 
