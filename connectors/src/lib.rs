@@ -2,12 +2,11 @@
 //! offers.
 
 pub mod file;
+pub mod redis_sink;
 
 use std::sync::Arc;
 
 use weir_connect::{ConnectorPlugin, Plugins};
-
-pub mod redis_sink;
 
 /// Every connector this build of Weir offers.
 pub fn plugins() -> Plugins {
