@@ -19,6 +19,7 @@ mod data;
 mod error;
 pub mod herder;
 mod plugin;
+pub mod runtime;
 mod sink;
 mod source;
 pub mod transforms;
