@@ -23,6 +23,7 @@ pub mod runtime;
 mod sink;
 mod source;
 pub mod transforms;
+pub mod worker;
 
 pub use data::{Data, Header, Record, SinkRecord, SourceOffset, SourcePartition, SourceRecord};
 pub use error::{ConnectError, ErrorDomain, RetryHint};
