@@ -20,6 +20,7 @@
 
 mod api;
 mod controller;
+mod errors;
 mod kafka;
 mod membership;
 mod reconcile;
