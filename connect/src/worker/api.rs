@@ -97,7 +97,12 @@ impl Worker {
     }
 
     /// Marks what a restart selected RESTARTING, then asks the owners to restart it.
-    async fn restart(&self, name: &str, request: RestartRequest) -> Result<(), HerderError> {
+    /// Returns the status as marked, before any owner acted on the request.
+    async fn restart(
+        &self,
+        name: &str,
+        request: RestartRequest,
+    ) -> Result<ConnectorStateInfo, HerderError> {
         let marks: Vec<(Subject, StatusRecord)> = {
             let view = self.shared.view();
             let subjects = request
@@ -117,11 +122,26 @@ impl Worker {
                 })
                 .collect()
         };
+        // The answer shows the marks even if an owner has already reported again.
+        let mut marked = state_info(&self.shared.view(), name)?;
         for (subject, status) in marks {
+            match &subject {
+                Subject::Connector(_) => {
+                    marked.connector.state = status.state;
+                    marked.connector.trace = None;
+                }
+                Subject::Task(id) => {
+                    for task in marked.tasks.iter_mut().filter(|t| t.id == id.task) {
+                        task.state = status.state;
+                        task.trace = None;
+                    }
+                }
+            }
             self.store.put_status(subject, Some(status));
         }
         self.put(ConfigRecord::Restart(name.to_string(), request))
-            .await
+            .await?;
+        Ok(marked)
     }
 
     fn offsets_type(
@@ -290,8 +310,7 @@ impl Herder for Worker {
                 .map(|s| s.state);
             restart_plan(connector, &tasks, include_tasks, only_failed)
         };
-        self.restart(name, request).await?;
-        state_info(&self.shared.view(), name)
+        self.restart(name, request).await
     }
 
     async fn restart_task(&self, id: &ConnectorTaskId) -> Result<(), HerderError> {
@@ -312,7 +331,7 @@ impl Herder for Worker {
             connector: false,
             tasks: vec![id.task],
         };
-        self.restart(&id.connector, request).await
+        self.restart(&id.connector, request).await.map(|_| ())
     }
 
     async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, HerderError> {

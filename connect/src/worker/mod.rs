@@ -214,7 +214,7 @@ impl Worker {
             &settings.status_topic,
             &tracker,
             stop.clone(),
-            apply_status(shared.clone(), client.worker_id.clone()),
+            apply_status(shared.clone()),
         )
         .await?;
         config_tail.caught_up(settings.startup_timeout).await?;
@@ -298,10 +298,12 @@ fn apply_config(shared: Arc<Shared>) -> tail::Apply {
     )
 }
 
-/// Applies what the status topic tail reads. This worker's own statuses written since
-/// it started were applied when written; reading them back would only replay them.
-fn apply_status(shared: Arc<Shared>, worker_id: String) -> tail::Apply {
-    Box::new(move |key, value, live| {
+/// Applies what the status topic tail reads, this worker's own writes included: a
+/// RESTARTING written by another worker names the task's owner, and the owner must see
+/// it to report again. Reading back an own status older than the latest one written
+/// makes the controller write the latest again, so the view settles on it.
+fn apply_status(shared: Arc<Shared>) -> tail::Apply {
+    Box::new(move |key, value, _live| {
         let Some(subject) = Subject::from_status_key(key) else {
             tracing::warn!(%key, "skipping a status topic record with an unknown key");
             return;
@@ -313,9 +315,6 @@ fn apply_status(shared: Arc<Shared>, worker_id: String) -> tail::Apply {
                 return;
             }
         };
-        if live && status.as_ref().is_some_and(|s| s.worker_id == worker_id) {
-            return;
-        }
         shared.update(|view| view.apply_status(subject, status));
     })
 }

@@ -46,7 +46,10 @@ impl Tail {
         cancel: CancellationToken,
         mut apply: Apply,
     ) -> Result<Tail, ConnectError> {
+        // librdkafka assigns partitions only to a consumer with a group id. The tail
+        // never joins the group nor commits to it, so the id is only a label.
         let consumer: StreamConsumer = client_config(settings)
+            .set("group.id", format!("{topic}-tail-{}", settings.worker_id))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
