@@ -24,6 +24,7 @@ pub mod rest;
 mod sink;
 mod source;
 pub mod transforms;
+pub mod worker;
 
 pub use data::{Data, Header, Record, SinkRecord, SourceOffset, SourcePartition, SourceRecord};
 pub use error::{ConnectError, ErrorDomain, RetryHint};

@@ -1,0 +1,439 @@
+//! The worker as the REST API sees it: Kafka Connect's herder operations and their
+//! error messages.
+//!
+//! Reads answer from this worker's view. Writes go to the backing store and return
+//! once this worker has applied them; the workers running the affected tasks act on
+//! them when they read them. A restart is decided here (which tasks, from the statuses
+//! seen here), marked RESTARTING, and then carried out by the tasks' owners.
+
+use async_trait::async_trait;
+
+use crate::config::{
+    closest, config_key_infos, mask_secrets, validate_config, ConfigMap, ConnectorConfig,
+};
+use crate::herder::{
+    ConfigInfos, ConfigKeyInfo, ConnectorInfo, ConnectorOffsets, ConnectorState,
+    ConnectorStateInfo, ConnectorTaskId, Herder, HerderError, PluginInfo, State, TargetState,
+    TaskInfo, TaskState, Upserted,
+};
+use crate::ConnectorType;
+
+use super::errors::{herder_error, invalid_config_message, not_found, stopped_required};
+use super::records::{ConfigRecord, RestartRequest, StatusRecord, Subject};
+use super::status::{restart_plan, restarting};
+use super::view::View;
+use super::{kafka, Worker};
+
+fn connector_type(view: &View, name: &str) -> Result<ConnectorType, HerderError> {
+    let entry = view.connector(name).ok_or_else(|| not_found(name))?;
+    entry.connector_type.ok_or_else(|| {
+        let class = entry
+            .props
+            .get("connector.class")
+            .map_or("", String::as_str);
+        HerderError::Internal(format!(
+            "connector {name} uses plugin {class}, which is not installed on this worker"
+        ))
+    })
+}
+
+fn task_state(id: u32, status: Option<&StatusRecord>) -> TaskState {
+    match status {
+        Some(s) => TaskState {
+            id,
+            state: s.state,
+            worker_id: s.worker_id.clone(),
+            trace: s.trace.clone(),
+        },
+        None => TaskState {
+            id,
+            state: State::Unassigned,
+            worker_id: String::new(),
+            trace: None,
+        },
+    }
+}
+
+fn state_info(view: &View, name: &str) -> Result<ConnectorStateInfo, HerderError> {
+    let connector_type = connector_type(view, name)?;
+    let connector = match view.status(&Subject::Connector(name.to_string())) {
+        Some(s) => ConnectorState {
+            state: s.state,
+            worker_id: s.worker_id.clone(),
+            trace: s.trace.clone(),
+        },
+        None => ConnectorState {
+            state: State::Unassigned,
+            worker_id: String::new(),
+            trace: None,
+        },
+    };
+    let tasks = view
+        .task_ids(name)
+        .into_iter()
+        .map(|id| {
+            let task = id.task;
+            task_state(task, view.status(&Subject::Task(id)))
+        })
+        .collect();
+    Ok(ConnectorStateInfo {
+        name: name.to_string(),
+        connector,
+        tasks,
+        connector_type,
+    })
+}
+
+impl Worker {
+    fn require(&self, name: &str) -> Result<(), HerderError> {
+        match self.shared.view().connector(name) {
+            Some(_) => Ok(()),
+            None => Err(not_found(name)),
+        }
+    }
+
+    async fn put(&self, record: ConfigRecord) -> Result<(), HerderError> {
+        self.store.put_config(record).await.map_err(herder_error)
+    }
+
+    /// Marks what a restart selected RESTARTING, then asks the owners to restart it.
+    /// Returns the status as marked, before any owner acted on the request.
+    async fn restart(
+        &self,
+        name: &str,
+        request: RestartRequest,
+    ) -> Result<ConnectorStateInfo, HerderError> {
+        let marks: Vec<(Subject, StatusRecord)> = {
+            let view = self.shared.view();
+            let subjects = request
+                .connector
+                .then(|| Subject::Connector(name.to_string()))
+                .into_iter()
+                .chain(request.tasks.iter().map(|task| {
+                    Subject::Task(ConnectorTaskId {
+                        connector: name.to_string(),
+                        task: *task,
+                    })
+                }));
+            subjects
+                .filter_map(|s| {
+                    view.status(&s)
+                        .map(|status| (s.clone(), restarting(status)))
+                })
+                .collect()
+        };
+        // The answer shows the marks even if an owner has already reported again.
+        let mut marked = state_info(&self.shared.view(), name)?;
+        for (subject, status) in marks {
+            match &subject {
+                Subject::Connector(_) => {
+                    marked.connector.state = status.state;
+                    marked.connector.trace = None;
+                }
+                Subject::Task(id) => {
+                    for task in marked.tasks.iter_mut().filter(|t| t.id == id.task) {
+                        task.state = status.state;
+                        task.trace = None;
+                    }
+                }
+            }
+            self.store.put_status(subject, Some(status));
+        }
+        self.put(ConfigRecord::Restart(name.to_string(), request))
+            .await?;
+        Ok(marked)
+    }
+
+    fn offsets_type(
+        &self,
+        name: &str,
+        must_be_stopped: bool,
+    ) -> Result<ConnectorType, HerderError> {
+        let view = self.shared.view();
+        let connector_type = connector_type(&view, name)?;
+        if must_be_stopped && view.target_state(name) != TargetState::Stopped {
+            return Err(stopped_required(name));
+        }
+        Ok(connector_type)
+    }
+}
+
+#[async_trait]
+impl Herder for Worker {
+    fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    async fn kafka_cluster_id(&self) -> Result<String, HerderError> {
+        self.cluster_id
+            .get_or_try_init(|| kafka::cluster_id(self.admin.clone(), self.runtime.settings()))
+            .await
+            .cloned()
+            .map_err(herder_error)
+    }
+
+    async fn connectors(&self) -> Vec<String> {
+        self.shared
+            .view()
+            .connectors()
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    async fn connector_info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+        let view = self.shared.view();
+        let connector_type = connector_type(&view, name)?;
+        let entry = view.connector(name).ok_or_else(|| not_found(name))?;
+        Ok(ConnectorInfo {
+            name: name.to_string(),
+            config: mask_secrets(self.runtime.plugins(), &entry.props),
+            tasks: view.task_ids(name),
+            connector_type,
+        })
+    }
+
+    async fn connector_config(&self, name: &str) -> Result<ConfigMap, HerderError> {
+        let view = self.shared.view();
+        let entry = view.connector(name).ok_or_else(|| not_found(name))?;
+        Ok(mask_secrets(self.runtime.plugins(), &entry.props))
+    }
+
+    async fn put_connector_config(
+        &self,
+        name: &str,
+        mut config: ConfigMap,
+        allow_replace: bool,
+    ) -> Result<Upserted, HerderError> {
+        match config.get("name") {
+            Some(given) if given != name => {
+                return Err(HerderError::BadRequest(format!(
+                    "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                config.insert("name".to_string(), name.to_string());
+            }
+        }
+        ConnectorConfig::parse(self.runtime.plugins(), &config)
+            .map_err(|issues| HerderError::BadRequest(invalid_config_message(&issues)))?;
+        let exists = self.shared.view().connector(name).is_some();
+        if exists && !allow_replace {
+            return Err(HerderError::Conflict(format!(
+                "Connector {name} already exists"
+            )));
+        }
+        self.put(ConfigRecord::Connector(name.to_string(), Some(config)))
+            .await?;
+        Ok(Upserted {
+            created: !exists,
+            info: self.connector_info(name).await?,
+        })
+    }
+
+    async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
+        self.require(name)?;
+        self.put(ConfigRecord::Connector(name.to_string(), None))
+            .await?;
+        self.put(ConfigRecord::TargetState(name.to_string(), None))
+            .await?;
+        let statuses: Vec<Subject> = self.shared.view().statuses_of(name).cloned().collect();
+        for subject in statuses {
+            self.store.put_status(subject, None);
+        }
+        Ok(())
+    }
+
+    async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
+        state_info(&self.shared.view(), name)
+    }
+
+    async fn task_configs(&self, name: &str) -> Result<Vec<TaskInfo>, HerderError> {
+        let view = self.shared.view();
+        let entry = view.connector(name).ok_or_else(|| not_found(name))?;
+        let configs = match &entry.tasks {
+            Ok(configs) => configs.clone(),
+            Err(_) => return Ok(Vec::new()),
+        };
+        Ok(view
+            .task_ids(name)
+            .into_iter()
+            .zip(configs.iter())
+            .map(|(id, config)| TaskInfo {
+                id,
+                config: mask_secrets(self.runtime.plugins(), config),
+            })
+            .collect())
+    }
+
+    async fn task_status(&self, id: &ConnectorTaskId) -> Result<TaskState, HerderError> {
+        let view = self.shared.view();
+        view.connector(&id.connector)
+            .ok_or_else(|| not_found(&id.connector))?;
+        if !view.task_ids(&id.connector).contains(id) {
+            return Err(HerderError::NotFound(format!(
+                "No status found for task {}-{}",
+                id.connector, id.task
+            )));
+        }
+        Ok(task_state(id.task, view.status(&Subject::Task(id.clone()))))
+    }
+
+    async fn set_target_state(&self, name: &str, state: TargetState) -> Result<(), HerderError> {
+        self.require(name)?;
+        self.put(ConfigRecord::TargetState(name.to_string(), Some(state)))
+            .await
+    }
+
+    async fn restart_connector(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<ConnectorStateInfo, HerderError> {
+        let request = {
+            let view = self.shared.view();
+            let current = state_info(&view, name)?;
+            let tasks: Vec<(u32, Option<State>)> = current
+                .tasks
+                .iter()
+                .map(|t| {
+                    (
+                        t.id,
+                        view.status(&Subject::Task(task_id(name, t.id)))
+                            .map(|s| s.state),
+                    )
+                })
+                .collect();
+            let connector = view
+                .status(&Subject::Connector(name.to_string()))
+                .map(|s| s.state);
+            restart_plan(connector, &tasks, include_tasks, only_failed)
+        };
+        self.restart(name, request).await
+    }
+
+    async fn restart_task(&self, id: &ConnectorTaskId) -> Result<(), HerderError> {
+        {
+            let view = self.shared.view();
+            view.connector(&id.connector)
+                .ok_or_else(|| not_found(&id.connector))?;
+            if !view.task_ids(&id.connector).contains(id) {
+                return Err(HerderError::NotFound(format!(
+                    "Task {}-{} not found",
+                    id.connector, id.task
+                )));
+            }
+        }
+        let request = RestartRequest {
+            include_tasks: true,
+            only_failed: false,
+            connector: false,
+            tasks: vec![id.task],
+        };
+        self.restart(&id.connector, request).await.map(|_| ())
+    }
+
+    async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, HerderError> {
+        let offsets = match self.offsets_type(name, false)? {
+            ConnectorType::Source => self.runtime.source_offsets(name).await,
+            ConnectorType::Sink => self.runtime.sink_offsets(name).await,
+        };
+        Ok(ConnectorOffsets {
+            offsets: offsets.map_err(herder_error)?,
+        })
+    }
+
+    async fn alter_offsets(
+        &self,
+        name: &str,
+        offsets: ConnectorOffsets,
+    ) -> Result<(), HerderError> {
+        match self.offsets_type(name, true)? {
+            ConnectorType::Source => {
+                self.runtime
+                    .alter_source_offsets(name, &offsets.offsets)
+                    .await
+            }
+            ConnectorType::Sink => {
+                self.runtime
+                    .alter_sink_offsets(name, &offsets.offsets)
+                    .await
+            }
+        }
+        .map_err(herder_error)
+    }
+
+    async fn reset_offsets(&self, name: &str) -> Result<(), HerderError> {
+        match self.offsets_type(name, true)? {
+            ConnectorType::Source => self.runtime.reset_source_offsets(name).await,
+            ConnectorType::Sink => self.runtime.reset_sink_offsets(name).await,
+        }
+        .map_err(herder_error)
+    }
+
+    fn plugins(&self) -> Vec<PluginInfo> {
+        let mut plugins: Vec<PluginInfo> = self
+            .runtime
+            .plugins()
+            .iter()
+            .map(|p| PluginInfo {
+                class: p.class().to_string(),
+                plugin_type: p.connector_type(),
+                version: p.version().to_string(),
+            })
+            .collect();
+        plugins.sort_by(|a, b| a.class.cmp(&b.class));
+        plugins
+    }
+
+    fn plugin_config(&self, plugin: &str) -> Result<Vec<ConfigKeyInfo>, HerderError> {
+        let found = self
+            .runtime
+            .plugins()
+            .find(plugin)
+            .ok_or_else(|| self.unknown_plugin(plugin))?;
+        Ok(config_key_infos(&found.config_def()))
+    }
+
+    fn validate(&self, plugin_type: &str, config: &ConfigMap) -> Result<ConfigInfos, HerderError> {
+        let plugins = self.runtime.plugins();
+        let plugin = plugins
+            .find(plugin_type)
+            .ok_or_else(|| self.unknown_plugin(plugin_type))?;
+        let mut config = config.clone();
+        match config.get("connector.class") {
+            Some(given) if plugins.find(given).map(|p| p.class()) != Some(plugin.class()) => {
+                return Err(HerderError::BadRequest(format!(
+                    "Included connector type {given} does not match request type {plugin_type}"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                config.insert("connector.class".to_string(), plugin_type.to_string());
+            }
+        }
+        Ok(validate_config(plugins, &config))
+    }
+
+    fn metrics(&self) -> String {
+        self.runtime.render_metrics()
+    }
+}
+
+impl Worker {
+    fn unknown_plugin(&self, name: &str) -> HerderError {
+        let mut message = format!("Unknown plugin {name}.");
+        if let Some(near) = closest(name, self.runtime.plugins().names()) {
+            message.push_str(&format!(" Did you mean {near}?"));
+        }
+        HerderError::NotFound(message)
+    }
+}
+
+fn task_id(connector: &str, task: u32) -> ConnectorTaskId {
+    ConnectorTaskId {
+        connector: connector.to_string(),
+        task,
+    }
+}

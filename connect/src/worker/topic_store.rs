@@ -1,0 +1,136 @@
+//! Distributed mode's backing store: configs and target states in the compacted config
+//! topic, statuses in the compacted status topic, both tailed by every worker.
+//!
+//! The producer keeps one request in flight per connection with `acks=all`, so
+//! retries cannot reorder two writes of one key: a FAILED status written after a
+//! RUNNING one is never overtaken by it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::task::TaskTracker;
+
+use crate::runtime::RuntimeSettings;
+use crate::ConnectError;
+
+use super::kafka::{client_config, cluster_error};
+use super::records::{ConfigRecord, StatusRecord, Subject};
+use super::store::BackingStore;
+use super::tail::Tail;
+use super::view::Shared;
+
+/// How long a REST write may wait for the cluster to store it and for this worker to
+/// read it back.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) struct TopicStore {
+    shared: Arc<Shared>,
+    producer: FutureProducer,
+    settings: RuntimeSettings,
+    config_topic: String,
+    status_topic: String,
+    config_tail: Tail,
+    /// Waits on status deliveries, to report the ones that failed.
+    deliveries: TaskTracker,
+}
+
+impl std::fmt::Debug for TopicStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicStore")
+            .field("config_topic", &self.config_topic)
+            .field("status_topic", &self.status_topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TopicStore {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        settings: &RuntimeSettings,
+        config_topic: &str,
+        status_topic: &str,
+        config_tail: Tail,
+        deliveries: TaskTracker,
+    ) -> Result<TopicStore, ConnectError> {
+        let producer: FutureProducer = client_config(settings)
+            .set("acks", "all")
+            .set("max.in.flight.requests.per.connection", "1")
+            .set("message.timeout.ms", WRITE_TIMEOUT.as_millis().to_string())
+            .create()
+            .map_err(|e| cluster_error("cannot create the worker's producer", settings, e))?;
+        Ok(TopicStore {
+            shared,
+            producer,
+            settings: settings.clone(),
+            config_topic: config_topic.to_string(),
+            status_topic: status_topic.to_string(),
+            config_tail,
+            deliveries,
+        })
+    }
+}
+
+fn record<'a>(
+    topic: &'a str,
+    key: &'a str,
+    value: Option<&'a [u8]>,
+) -> FutureRecord<'a, str, [u8]> {
+    let record = FutureRecord::to(topic).key(key);
+    match value {
+        Some(value) => record.payload(value),
+        None => record,
+    }
+}
+
+#[async_trait]
+impl BackingStore for TopicStore {
+    async fn put_config(&self, config: ConfigRecord) -> Result<(), ConnectError> {
+        let (key, value) = (config.key(), config.value());
+        let delivery = self
+            .producer
+            .send(
+                record(&self.config_topic, &key, value.as_deref()),
+                WRITE_TIMEOUT,
+            )
+            .await
+            .map_err(|(err, _)| {
+                cluster_error(
+                    &format!("cannot write {key} to topic {}", self.config_topic),
+                    &self.settings,
+                    err,
+                )
+            })?;
+        self.config_tail
+            .applied(delivery.partition, delivery.offset, WRITE_TIMEOUT)
+            .await
+    }
+
+    fn put_status(&self, subject: Subject, status: Option<StatusRecord>) {
+        let key = subject.status_key();
+        let value = status.as_ref().map(StatusRecord::encode);
+        self.shared
+            .update(|view| view.apply_status(subject, status));
+        match self
+            .producer
+            .send_result(record(&self.status_topic, &key, value.as_deref()))
+        {
+            Ok(delivery) => {
+                let topic = self.status_topic.clone();
+                self.deliveries.spawn(async move {
+                    match delivery.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err((err, _))) => {
+                            tracing::warn!(%topic, %key, error = %err, "a status was not stored")
+                        }
+                        Err(_) => tracing::warn!(%topic, %key, "a status write was dropped"),
+                    }
+                });
+            }
+            Err((err, _)) => {
+                tracing::warn!(topic = %self.status_topic, %key, error = %err, "a status was not stored")
+            }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! This worker's view of the cluster: connector configs, target states, restart
+//! requests and statuses, as applied from the config and status topics (or, in
+//! standalone mode, from memory).
+//!
+//! One `View` behind a std mutex, shared by the REST side (reads) and the task
+//! controller (reads, then acts). Every section is short and never awaits. Applying a
+//! record wakes the controller, which compares the view with the tasks it runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+
+use crate::config::ConfigMap;
+use crate::herder::{ConnectorTaskId, TargetState};
+use crate::{ConnectorType, Plugins};
+
+use super::records::{ConfigRecord, StatusRecord, Subject};
+use super::slots::{plan_slots, SlotPlan};
+
+/// A connector's stored config and what follows from it.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectorEntry {
+    /// As given: env references unresolved.
+    pub(crate) props: ConfigMap,
+    /// Changes whenever the stored config changes; a task started from an older
+    /// version restarts.
+    pub(crate) version: u64,
+    pub(crate) connector_type: Option<ConnectorType>,
+    /// The plugin's split into task configs, or why it could not split. The same on
+    /// every worker, since it depends only on the stored config.
+    pub(crate) tasks: Result<Arc<Vec<ConfigMap>>, String>,
+}
+
+impl ConnectorEntry {
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.as_ref().map_or(0, |t| t.len())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct View {
+    plugins: Plugins,
+    connectors: BTreeMap<String, ConnectorEntry>,
+    target_states: BTreeMap<String, TargetState>,
+    statuses: BTreeMap<Subject, StatusRecord>,
+    /// Restart counters: a change restarts the subject wherever it runs.
+    restarts: BTreeMap<Subject, u64>,
+    highest_generation: u64,
+    next_version: u64,
+}
+
+impl View {
+    pub(crate) fn new(plugins: Plugins) -> View {
+        View {
+            plugins,
+            connectors: BTreeMap::new(),
+            target_states: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            restarts: BTreeMap::new(),
+            highest_generation: 0,
+            next_version: 1,
+        }
+    }
+
+    /// Applies a config record. A restart request read while replaying history
+    /// (`live` false) was handled before this worker started and is skipped.
+    pub(crate) fn apply_config(&mut self, record: ConfigRecord, live: bool) {
+        match record {
+            ConfigRecord::Connector(name, Some(props)) => {
+                if self.connectors.get(&name).is_some_and(|e| e.props == props) {
+                    return;
+                }
+                let entry = ConnectorEntry {
+                    connector_type: self.connector_type(&props),
+                    tasks: split(&self.plugins, &props).map(Arc::new),
+                    version: self.next_version,
+                    props,
+                };
+                self.next_version += 1;
+                self.connectors.insert(name, entry);
+            }
+            ConfigRecord::Connector(name, None) => {
+                self.connectors.remove(&name);
+            }
+            ConfigRecord::TargetState(name, Some(state)) => {
+                self.target_states.insert(name, state);
+            }
+            ConfigRecord::TargetState(name, None) => {
+                self.target_states.remove(&name);
+            }
+            ConfigRecord::Restart(name, request) if live => {
+                let mut bump = |subject: Subject| *self.restarts.entry(subject).or_default() += 1;
+                if request.connector {
+                    bump(Subject::Connector(name.clone()));
+                }
+                for task in request.tasks {
+                    bump(Subject::Task(ConnectorTaskId {
+                        connector: name.clone(),
+                        task,
+                    }));
+                }
+            }
+            ConfigRecord::Restart(..) => {}
+        }
+    }
+
+    /// Applies a status record; `None` removes it (the connector is gone).
+    pub(crate) fn apply_status(&mut self, subject: Subject, status: Option<StatusRecord>) {
+        match status {
+            Some(status) => {
+                self.highest_generation = self.highest_generation.max(status.generation);
+                self.statuses.insert(subject, status);
+            }
+            None => {
+                self.statuses.remove(&subject);
+            }
+        }
+    }
+
+    fn connector_type(&self, props: &ConfigMap) -> Option<ConnectorType> {
+        let class = props.get("connector.class")?;
+        Some(self.plugins.find(class)?.connector_type())
+    }
+
+    pub(crate) fn connector(&self, name: &str) -> Option<&ConnectorEntry> {
+        self.connectors.get(name)
+    }
+
+    pub(crate) fn connectors(&self) -> impl Iterator<Item = (&String, &ConnectorEntry)> {
+        self.connectors.iter()
+    }
+
+    /// The target state; `STARTED` unless set otherwise.
+    pub(crate) fn target_state(&self, name: &str) -> TargetState {
+        self.target_states
+            .get(name)
+            .copied()
+            .unwrap_or(TargetState::Started)
+    }
+
+    pub(crate) fn status(&self, subject: &Subject) -> Option<&StatusRecord> {
+        self.statuses.get(subject)
+    }
+
+    /// Every stored status of the connector and its tasks (also of tasks that no
+    /// longer exist).
+    pub(crate) fn statuses_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Subject> {
+        self.statuses.keys().filter(move |s| s.connector() == name)
+    }
+
+    pub(crate) fn restart_epoch(&self, subject: &Subject) -> u64 {
+        self.restarts.get(subject).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn highest_generation(&self) -> u64 {
+        self.highest_generation
+    }
+
+    /// The task ids a connector has now: none while it is stopped.
+    pub(crate) fn task_ids(&self, name: &str) -> Vec<ConnectorTaskId> {
+        let count = match self.connectors.get(name) {
+            Some(_) if self.target_state(name) == TargetState::Stopped => 0,
+            Some(entry) => entry.task_count(),
+            None => 0,
+        };
+        (0..count as u32)
+            .map(|task| ConnectorTaskId {
+                connector: name.to_string(),
+                task,
+            })
+            .collect()
+    }
+
+    pub(crate) fn plan(&self, slots: i32) -> SlotPlan {
+        plan_slots(
+            self.connectors
+                .iter()
+                .map(|(name, entry)| (name.as_str(), self.target_state(name), entry.task_count())),
+            slots,
+        )
+    }
+}
+
+/// Splits a stored config into task configs with its plugin.
+fn split(plugins: &Plugins, props: &ConfigMap) -> Result<Vec<ConfigMap>, String> {
+    let class = props
+        .get("connector.class")
+        .ok_or("connector.class is not set")?;
+    let plugin = plugins
+        .find(class)
+        .ok_or_else(|| format!("no connector plugin named {class} is installed"))?;
+    let tasks_max = match props.get("tasks.max") {
+        None => 1,
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| format!("tasks.max must be a positive number, not {text}"))?,
+    };
+    plugin.task_configs(props, tasks_max.max(1)).map_err(|e| {
+        format!(
+            "the connector could not make its task configs: {}",
+            e.chain()
+        )
+    })
+}
+
+/// The view and the signal that it changed.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    view: Mutex<View>,
+    /// Wakes the controller; a notification sent while it is busy is kept for it.
+    pub(crate) changed: Notify,
+}
+
+impl Shared {
+    pub(crate) fn new(plugins: Plugins) -> Shared {
+        Shared {
+            view: Mutex::new(View::new(plugins)),
+            changed: Notify::new(),
+        }
+    }
+
+    /// Reads the view. A panic elsewhere while holding the lock left the view as
+    /// applied so far, which is still the best knowledge there is.
+    pub(crate) fn view(&self) -> MutexGuard<'_, View> {
+        self.view.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn update(&self, change: impl FnOnce(&mut View)) {
+        change(&mut self.view());
+        self.changed.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigDef, ParsedConfig};
+    use crate::herder::State;
+    use crate::worker::records::RestartRequest;
+    use crate::{ConnectError, ConnectorPlugin, Task};
+
+    #[derive(Debug)]
+    struct Split;
+
+    impl ConnectorPlugin for Split {
+        fn class(&self) -> &'static str {
+            "io.weir.test.SplitSink"
+        }
+        fn connector_type(&self) -> ConnectorType {
+            ConnectorType::Sink
+        }
+        fn version(&self) -> &'static str {
+            "1"
+        }
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new()
+        }
+        fn create_task(&self, _: &ParsedConfig) -> Result<Task, ConnectError> {
+            Err(ConnectError::internal("not used"))
+        }
+    }
+
+    fn view() -> View {
+        View::new(Plugins::new(vec![Arc::new(Split)]))
+    }
+
+    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_config_gets_a_new_version_and_the_same_one_does_not() {
+        let mut view = view();
+        let config = props(&[("connector.class", "SplitSink"), ("tasks.max", "3")]);
+        view.apply_config(
+            ConfigRecord::Connector("s".into(), Some(config.clone())),
+            true,
+        );
+        let first = view.connector("s").unwrap().clone();
+        assert_eq!(first.task_count(), 3);
+        assert_eq!(first.connector_type, Some(ConnectorType::Sink));
+        view.apply_config(ConfigRecord::Connector("s".into(), Some(config)), true);
+        assert_eq!(view.connector("s").unwrap().version, first.version);
+        let changed = props(&[("connector.class", "SplitSink"), ("tasks.max", "2")]);
+        view.apply_config(ConfigRecord::Connector("s".into(), Some(changed)), true);
+        assert!(view.connector("s").unwrap().version > first.version);
+        assert_eq!(view.task_ids("s").len(), 2);
+    }
+
+    #[test]
+    fn a_stopped_connector_has_no_tasks_and_unknown_plugins_say_why() {
+        let mut view = view();
+        let config = props(&[("connector.class", "SplitSink"), ("tasks.max", "2")]);
+        view.apply_config(ConfigRecord::Connector("s".into(), Some(config)), true);
+        assert_eq!(view.target_state("s"), TargetState::Started);
+        view.apply_config(
+            ConfigRecord::TargetState("s".into(), Some(TargetState::Stopped)),
+            true,
+        );
+        assert!(view.task_ids("s").is_empty());
+        assert!(view.plan(4).tasks.is_empty());
+        assert_eq!(view.plan(4).connectors.len(), 1);
+
+        let bad = props(&[("connector.class", "Nope")]);
+        view.apply_config(ConfigRecord::Connector("b".into(), Some(bad)), true);
+        let entry = view.connector("b").unwrap();
+        assert_eq!(
+            entry.tasks.as_ref().unwrap_err(),
+            "no connector plugin named Nope is installed"
+        );
+        assert_eq!(entry.task_count(), 0);
+    }
+
+    #[test]
+    fn restart_requests_count_only_when_live() {
+        let mut view = view();
+        let request = RestartRequest {
+            include_tasks: true,
+            only_failed: false,
+            connector: true,
+            tasks: vec![1],
+        };
+        let task = Subject::Task(ConnectorTaskId {
+            connector: "s".into(),
+            task: 1,
+        });
+        view.apply_config(ConfigRecord::Restart("s".into(), request.clone()), false);
+        assert_eq!(view.restart_epoch(&task), 0);
+        view.apply_config(ConfigRecord::Restart("s".into(), request), true);
+        assert_eq!(view.restart_epoch(&task), 1);
+        assert_eq!(view.restart_epoch(&Subject::Connector("s".into())), 1);
+    }
+
+    #[test]
+    fn statuses_track_the_highest_generation_and_tombstones_remove_them() {
+        let mut view = view();
+        let subject = Subject::Connector("s".into());
+        let status = StatusRecord {
+            state: State::Running,
+            trace: None,
+            worker_id: "a".into(),
+            generation: 7,
+        };
+        view.apply_status(subject.clone(), Some(status));
+        assert_eq!(view.highest_generation(), 7);
+        assert_eq!(view.statuses_of("s").count(), 1);
+        view.apply_status(subject.clone(), None);
+        assert!(view.status(&subject).is_none());
+        assert_eq!(view.highest_generation(), 7);
+    }
+}
