@@ -35,10 +35,25 @@ type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let bootstrap = args.first().cloned().unwrap_or_else(|| "localhost:9092".into());
-    let lines: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(2_000_000);
-    let records: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
-    let rate: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(20_000);
+    let bootstrap = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "localhost:9092".into());
+    let lines: u64 = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(2_000_000);
+    let records: u64 = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let rate: u64 = args
+        .get(3)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20_000);
     let dir = tempfile::tempdir()?;
     let redis = RedisProcess::start(dir.path())?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -51,13 +66,23 @@ fn main() -> BenchResult<()> {
 }
 
 /// Runs the connectors of a pipeline in this process until `done` returns true.
-fn run_pipeline(runtime: &tokio::runtime::Runtime, bootstrap: &str, yaml: &str, mut done: impl FnMut() -> BenchResult<bool>) -> BenchResult<Duration> {
+fn run_pipeline(
+    runtime: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    yaml: &str,
+    mut done: impl FnMut() -> BenchResult<bool>,
+) -> BenchResult<Duration> {
     let plugins = weir_connectors::plugins();
-    let (_, configs) = parse_pipeline(yaml, "bench.yaml", &plugins).map_err(|err| err.to_string())?;
+    let (_, configs) =
+        parse_pipeline(yaml, "bench.yaml", &plugins).map_err(|err| err.to_string())?;
     let shutdown = CancellationToken::new();
     let worker = runtime.block_on(async {
-        let connect = Runtime::start(RuntimeSettings::new(bootstrap, "bench"), plugins).await.map_err(|e| e.chain())?;
-        Worker::standalone(connect, configs, shutdown.clone()).await.map_err(|e| e.chain())
+        let connect = Runtime::start(RuntimeSettings::new(bootstrap, "bench"), plugins)
+            .await
+            .map_err(|e| e.chain())?;
+        Worker::standalone(connect, configs, shutdown.clone())
+            .await
+            .map_err(|e| e.chain())
     })?;
     let started = Instant::now();
     while !done()? {
@@ -72,7 +97,13 @@ fn run_pipeline(runtime: &tokio::runtime::Runtime, bootstrap: &str, yaml: &str, 
     Ok(elapsed)
 }
 
-fn file_source(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, run: &str, lines: u64) -> BenchResult<()> {
+fn file_source(
+    runtime: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    dir: &Path,
+    run: &str,
+    lines: u64,
+) -> BenchResult<()> {
     let logs = dir.join("logs");
     fs::create_dir_all(&logs)?;
     let mut file = BufWriter::new(fs::File::create(logs.join("app.log"))?);
@@ -89,7 +120,9 @@ fn file_source(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, r
         logs.display()
     );
     let consumer = consumer(bootstrap)?;
-    let elapsed = run_pipeline(runtime, bootstrap, &yaml, || Ok(high_watermark(&consumer, &topic) >= lines as i64))?;
+    let elapsed = run_pipeline(runtime, bootstrap, &yaml, || {
+        Ok(high_watermark(&consumer, &topic) >= lines as i64)
+    })?;
     let secs = elapsed.as_secs_f64();
     println!(
         "file source: {lines} lines, {:.1} MB in {secs:.2} s: {:.1} MB/s, {:.0} lines/s",
@@ -100,7 +133,13 @@ fn file_source(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, r
     Ok(())
 }
 
-fn redis_sink(runtime: &tokio::runtime::Runtime, bootstrap: &str, redis: &RedisProcess, run: &str, records: u64) -> BenchResult<()> {
+fn redis_sink(
+    runtime: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    redis: &RedisProcess,
+    run: &str,
+    records: u64,
+) -> BenchResult<()> {
     let topic = format!("bench-kv-{run}");
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -130,11 +169,21 @@ fn redis_sink(runtime: &tokio::runtime::Runtime, bootstrap: &str, redis: &RedisP
         Ok(size >= records)
     })?;
     let secs = elapsed.as_secs_f64();
-    println!("redis sink: {records} records in {secs:.2} s: {:.0} records/s", records as f64 / secs);
+    println!(
+        "redis sink: {records} records in {secs:.2} s: {:.0} records/s",
+        records as f64 / secs
+    );
     Ok(())
 }
 
-fn end_to_end(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, redis: &RedisProcess, run: &str, rate: u64) -> BenchResult<()> {
+fn end_to_end(
+    runtime: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    dir: &Path,
+    redis: &RedisProcess,
+    run: &str,
+    rate: u64,
+) -> BenchResult<()> {
     let logs = dir.join("latency");
     fs::create_dir_all(&logs)?;
     let path = logs.join("app.log");
@@ -164,15 +213,24 @@ fn end_to_end(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, re
             writer.write_all(chunk.as_bytes())?;
         }
         loop {
-            let popped: Option<(String, String)> = redis::cmd("BLPOP").arg(list).arg(0.001).query(&mut connection)?;
+            let popped: Option<(String, String)> = redis::cmd("BLPOP")
+                .arg(list)
+                .arg(0.001)
+                .query(&mut connection)?;
             let Some((_, line)) = popped else { break };
-            let sent: u64 = line.split(' ').next().and_then(|t| t.parse().ok()).ok_or("bad line")?;
+            let sent: u64 = line
+                .split(' ')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .ok_or("bad line")?;
             latencies.push(now_micros().saturating_sub(sent));
         }
         Ok(latencies.len() as u64 >= total)
     })?;
     latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)] as f64 / 1000.0;
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)] as f64 / 1000.0
+    };
     println!(
         "end to end (file -> topic -> redis) at {rate} lines/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} lines",
         at(0.50),
@@ -184,18 +242,35 @@ fn end_to_end(runtime: &tokio::runtime::Runtime, bootstrap: &str, dir: &Path, re
 }
 
 fn now_micros() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 fn consumer(bootstrap: &str) -> BenchResult<BaseConsumer> {
-    Ok(ClientConfig::new().set("bootstrap.servers", bootstrap).set("group.id", "weir-connect-bench").create()?)
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "weir-connect-bench")
+        .create()?)
 }
 
 fn high_watermark(consumer: &BaseConsumer, topic: &str) -> i64 {
-    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else { return 0 };
-    let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return 0;
+    };
+    let partitions = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().len())
+        .unwrap_or(0);
     (0..partitions as i32)
-        .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0))
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .map(|(_, high)| high)
+                .unwrap_or(0)
+        })
         .sum()
 }
 
@@ -226,7 +301,8 @@ impl RedisProcess {
     }
 
     fn connection(&self) -> BenchResult<redis::Connection> {
-        let mut connection = redis::Client::open(format!("redis://127.0.0.1:{}", self.port))?.get_connection()?;
+        let mut connection =
+            redis::Client::open(format!("redis://127.0.0.1:{}", self.port))?.get_connection()?;
         redis::cmd("PING").query::<String>(&mut connection)?;
         Ok(connection)
     }

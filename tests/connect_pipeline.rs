@@ -16,7 +16,11 @@ use support::{create_topic, read_all, wait_until, BrokerProcess, ConnectProcess,
 
 /// Appends `lines` to `path`, creating it if needed.
 fn append(path: &Path, lines: &[String]) {
-    let mut file = OpenOptions::new().create(true).append(true).open(path).expect("open log file");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open log file");
     for line in lines {
         writeln!(file, "{line}").expect("append a line");
     }
@@ -32,7 +36,10 @@ fn line(file: &str, generation: u32, n: u32) -> (String, String) {
 
 fn redis_get(redis: &RedisServer, key: &str) -> Option<String> {
     let mut connection = redis.client(None);
-    redis::cmd("GET").arg(key).query(&mut connection).expect("GET")
+    redis::cmd("GET")
+        .arg(key)
+        .query(&mut connection)
+        .expect("GET")
 }
 
 #[test]
@@ -91,7 +98,9 @@ sink:
     write("b", 0, 0..500);
     let mut connect = ConnectProcess::run(&broker.bootstrap, &pipeline, &[]);
     // Some of the first lines reach Redis, then the worker dies without warning.
-    wait_until("the first records in redis", || redis_get(&redis, "a-0-0").is_some());
+    wait_until("the first records in redis", || {
+        redis_get(&redis, "a-0-0").is_some()
+    });
     write("a", 0, 500..1500);
     write("b", 0, 500..1500);
     connect.kill9();
@@ -101,7 +110,9 @@ sink:
     write("b", 0, 1500..2000);
     let mut connect = ConnectProcess::run(&broker.bootstrap, &pipeline, &[]);
     let last_a0 = line("a", 0, 1499);
-    wait_until("a.log's last line in redis", || redis_get(&redis, &last_a0.0).as_deref().map(parse) == Some(parse(&last_a0.1)));
+    wait_until("a.log's last line in redis", || {
+        redis_get(&redis, &last_a0.0).as_deref().map(parse) == Some(parse(&last_a0.1))
+    });
     fs::rename(logs.join("a.log"), logs.join("a.log.1")).expect("rotate a.log");
     write("a", 1, 0..1000);
     write("b", 0, 2000..2500);
@@ -113,7 +124,9 @@ sink:
 
     // Everything reaches Redis.
     wait_until("every id's latest line in redis", || {
-        written.iter().all(|(id, text)| redis_get(&redis, id).as_deref().map(parse) == Some(parse(text)))
+        written
+            .iter()
+            .all(|(id, text)| redis_get(&redis, id).as_deref().map(parse) == Some(parse(text)))
     });
 
     // Nothing lost or invented in the topic: every written line is there (duplicates
@@ -123,19 +136,35 @@ sink:
     let mut last_per_id: BTreeMap<String, Value> = BTreeMap::new();
     for records in topic.values() {
         for record in records {
-            let text = std::str::from_utf8(record.payload().expect("a value")).expect("utf-8").to_string();
+            let text = std::str::from_utf8(record.payload().expect("a value"))
+                .expect("utf-8")
+                .to_string();
             let value = parse(&text);
             last_per_id.insert(value["id"].as_str().expect("id").to_string(), value);
-            in_topic.insert(text);
             let headers = record.headers().expect("file headers");
-            assert!(headers.iter().any(|h| h.key == "file.name"), "file.name header on {text}");
-            assert!(headers.iter().any(|h| h.key == "file.line"), "file.line header on {text}");
+            assert!(
+                headers.iter().any(|h| h.key == "file.name"),
+                "file.name header on {text}"
+            );
+            assert!(
+                headers.iter().any(|h| h.key == "file.line"),
+                "file.line header on {text}"
+            );
+            in_topic.insert(text);
         }
     }
     let missing: Vec<&String> = all_lines.difference(&in_topic).collect();
-    assert!(missing.is_empty(), "{} lines never reached the topic, e.g. {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} lines never reached the topic, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
     let invented: Vec<&String> = in_topic.difference(&all_lines).collect();
-    assert!(invented.is_empty(), "lines in the topic that were never written: {invented:?}");
+    assert!(
+        invented.is_empty(),
+        "lines in the topic that were never written: {invented:?}"
+    );
 
     // Redis holds exactly what the topic describes: one key per id, each the id's
     // last record.
@@ -181,7 +210,9 @@ sink:
         ),
     )
     .expect("write pipeline");
-    let producer: BaseProducer = support::client_config(&broker.bootstrap).create().expect("producer");
+    let producer: BaseProducer = support::client_config(&broker.bootstrap)
+        .create()
+        .expect("producer");
     let records: [(&str, &str); 4] = [
         ("1", r#"{"item": "book", "qty": 2}"#),
         ("2", "this is not json"),
@@ -189,29 +220,52 @@ sink:
         ("4", r#"{"item": "pen", "qty": 10}"#),
     ];
     for (key, value) in records {
-        producer.send(BaseRecord::to("orders").key(key).payload(value)).expect("produce");
+        producer
+            .send(BaseRecord::to("orders").key(key).payload(value))
+            .expect("produce");
     }
     producer.flush(Duration::from_secs(10)).expect("flush");
 
     let connect = ConnectProcess::run(&broker.bootstrap, &pipeline, &[]);
     let mut connection = redis.client(None);
     wait_until("orders 1 and 4 in redis", || {
-        let qty: Option<String> = redis::cmd("HGET").arg("order:4").arg("qty").query(&mut connection).expect("HGET");
+        let qty: Option<String> = redis::cmd("HGET")
+            .arg("order:4")
+            .arg("qty")
+            .query(&mut connection)
+            .expect("HGET");
         qty.as_deref() == Some("10")
     });
-    let item: Option<String> = redis::cmd("HGET").arg("order:1").arg("item").query(&mut connection).expect("HGET");
+    let item: Option<String> = redis::cmd("HGET")
+        .arg("order:1")
+        .arg("item")
+        .query(&mut connection)
+        .expect("HGET");
     assert_eq!(item.as_deref(), Some("book"));
-    let exists: i64 = redis::cmd("EXISTS").arg("order:2").arg("order:3").query(&mut connection).expect("EXISTS");
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("order:2")
+        .arg("order:3")
+        .query(&mut connection)
+        .expect("EXISTS");
     assert_eq!(exists, 0, "failed records must not reach redis");
 
-    wait_until("two records in the dead-letter topic", || support::watermarks(&broker.bootstrap, "orders-dlq", 1)[&0].1 == 2);
+    wait_until("two records in the dead-letter topic", || {
+        support::watermarks(&broker.bootstrap, "orders-dlq", 1)[&0].1 == 2
+    });
     let dead = &read_all(&broker.bootstrap, "orders-dlq", 1)[&0];
     let header = |i: usize, key: &str| -> String {
         let headers = dead[i].headers().expect("context headers");
-        let header = headers.iter().find(|h| h.key == key).unwrap_or_else(|| panic!("no {key} header on dead letter {i}"));
+        let header = headers
+            .iter()
+            .find(|h| h.key == key)
+            .unwrap_or_else(|| panic!("no {key} header on dead letter {i}"));
         String::from_utf8(header.value.expect("value").to_vec()).expect("utf-8")
     };
-    assert_eq!(dead[0].payload(), Some("this is not json".as_bytes()), "the original value, as read");
+    assert_eq!(
+        dead[0].payload(),
+        Some("this is not json".as_bytes()),
+        "the original value, as read"
+    );
     assert_eq!(dead[0].key(), Some("2".as_bytes()));
     assert_eq!(header(0, "__connect.errors.stage"), "VALUE_CONVERTER");
     assert_eq!(header(0, "__connect.errors.topic"), "orders");
@@ -230,7 +284,9 @@ sink:
         "metrics:\n{metrics}"
     );
     assert!(
-        metrics.contains("weir_connect_records_out_total{connector=\"orders-sink\",task=\"0\",type=\"sink\"} 2"),
+        metrics.contains(
+            "weir_connect_records_out_total{connector=\"orders-sink\",task=\"0\",type=\"sink\"} 2"
+        ),
         "metrics:\n{metrics}"
     );
 }

@@ -28,13 +28,19 @@ fn state(http: &Http, name: &str) -> Option<(String, Vec<(String, String)>)> {
     let tasks = body["tasks"]
         .as_array()?
         .iter()
-        .map(|t| (t["state"].as_str().unwrap_or("").to_string(), t["worker_id"].as_str().unwrap_or("").to_string()))
+        .map(|t| {
+            (
+                t["state"].as_str().unwrap_or("").to_string(),
+                t["worker_id"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     Some((connector, tasks))
 }
 
 fn all_tasks_in(http: &Http, name: &str, wanted: &str, count: usize) -> bool {
-    state(http, name).is_some_and(|(_, tasks)| tasks.len() == count && tasks.iter().all(|(s, _)| s == wanted))
+    state(http, name)
+        .is_some_and(|(_, tasks)| tasks.len() == count && tasks.iter().all(|(s, _)| s == wanted))
 }
 
 #[test]
@@ -53,11 +59,17 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     assert_eq!(http.get("/connectors").body, json!([]));
 
     // Create; a second create is a conflict.
-    let created = http.post("/connectors", &json!({"name": "logs", "config": file_source(&logs, "app")}));
+    let created = http.post(
+        "/connectors",
+        &json!({"name": "logs", "config": file_source(&logs, "app")}),
+    );
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.body["name"], "logs");
     assert_eq!(created.body["type"], "source");
-    let again = http.post("/connectors", &json!({"name": "logs", "config": file_source(&logs, "app")}));
+    let again = http.post(
+        "/connectors",
+        &json!({"name": "logs", "config": file_source(&logs, "app")}),
+    );
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(again.body["error_code"], 409);
 
@@ -65,7 +77,11 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     let missing = http.get("/connectors/nope");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body["error_code"], 404);
-    assert!(missing.body["message"].as_str().unwrap().contains("nope"), "{}", missing.text);
+    assert!(
+        missing.body["message"].as_str().unwrap().contains("nope"),
+        "{}",
+        missing.text
+    );
 
     // A bad config: 400 listing every problem, with a hint for the typo.
     let mut bad = file_source(&logs, "app");
@@ -76,61 +92,125 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     let message = rejected.body["message"].as_str().unwrap().to_string();
     assert!(message.contains("file.pathz"), "{message}");
     assert!(message.contains("tasks.max"), "{message}");
-    assert_eq!(http.get("/connectors/broken").status, 404, "a rejected config is not stored");
+    assert_eq!(
+        http.get("/connectors/broken").status,
+        404,
+        "a rejected config is not stored"
+    );
 
     // The validate endpoint answers 200 with the error count.
     let validated = http.put("/connector-plugins/file-source/config/validate", &bad);
     assert_eq!(validated.status, 200, "{}", validated.text);
-    assert!(validated.body["error_count"].as_u64().unwrap() >= 2, "{}", validated.text);
+    assert!(
+        validated.body["error_count"].as_u64().unwrap() >= 2,
+        "{}",
+        validated.text
+    );
     let plugins = http.get("/connector-plugins").body;
-    let classes: Vec<&str> = plugins.as_array().unwrap().iter().map(|p| p["class"].as_str().unwrap()).collect();
-    assert!(classes.contains(&"io.weir.connect.file.FileSourceConnector"), "{plugins}");
-    assert!(classes.contains(&"io.weir.connect.redis.RedisSinkConnector"), "{plugins}");
+    let classes: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["class"].as_str().unwrap())
+        .collect();
+    assert!(
+        classes.contains(&"io.weir.connect.file.FileSourceConnector"),
+        "{plugins}"
+    );
+    assert!(
+        classes.contains(&"io.weir.connect.redis.RedisSinkConnector"),
+        "{plugins}"
+    );
 
     // It runs: the lines reach the topic, and status says RUNNING on this worker.
-    wait_until("logs to be RUNNING", || all_tasks_in(&http, "logs", "RUNNING", 1));
-    wait_until("three records in app", || support::watermarks(&broker.bootstrap, "app", 1)[&0].1 == 3);
+    wait_until("logs to be RUNNING", || {
+        all_tasks_in(&http, "logs", "RUNNING", 1)
+    });
+    wait_until("three records in app", || {
+        support::watermarks(&broker.bootstrap, "app", 1)[&0].1 == 3
+    });
     let tasks = http.get("/connectors/logs/tasks");
     assert_eq!(tasks.status, 200);
     assert_eq!(tasks.body[0]["id"], json!({"connector": "logs", "task": 0}));
-    assert_eq!(http.get("/connectors/logs/tasks/0/status").body["state"], "RUNNING");
+    assert_eq!(
+        http.get("/connectors/logs/tasks/0/status").body["state"],
+        "RUNNING"
+    );
     assert_eq!(http.get("/connectors/logs/tasks/7/status").status, 404);
 
     // Pause and resume.
     assert_eq!(http.put("/connectors/logs/pause", &Value::Null).status, 202);
-    wait_until("logs to be PAUSED", || state(&http, "logs").is_some_and(|(c, _)| c == "PAUSED"));
-    assert_eq!(http.put("/connectors/logs/resume", &Value::Null).status, 202);
-    wait_until("logs to run again", || all_tasks_in(&http, "logs", "RUNNING", 1));
+    wait_until("logs to be PAUSED", || {
+        state(&http, "logs").is_some_and(|(c, _)| c == "PAUSED")
+    });
+    assert_eq!(
+        http.put("/connectors/logs/resume", &Value::Null).status,
+        202
+    );
+    wait_until("logs to run again", || {
+        all_tasks_in(&http, "logs", "RUNNING", 1)
+    });
 
     // Offsets can be read any time but changed only when STOPPED.
     let offsets = http.get("/connectors/logs/offsets");
     assert_eq!(offsets.status, 200);
-    let entries = offsets.body["offsets"].as_array().cloned().unwrap_or_default();
+    let entries = offsets.body["offsets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(entries.len(), 1, "{}", offsets.text);
     assert_eq!(entries[0]["offset"]["position"], 14, "{}", offsets.text);
-    assert_eq!(http.delete("/connectors/logs/offsets").status, 400, "offsets change only when STOPPED");
+    assert_eq!(
+        http.delete("/connectors/logs/offsets").status,
+        400,
+        "offsets change only when STOPPED"
+    );
     assert_eq!(http.put("/connectors/logs/stop", &Value::Null).status, 202);
-    wait_until("logs to be STOPPED", || state(&http, "logs").is_some_and(|(c, _)| c == "STOPPED"));
+    wait_until("logs to be STOPPED", || {
+        state(&http, "logs").is_some_and(|(c, _)| c == "STOPPED")
+    });
     let reset = http.delete("/connectors/logs/offsets");
     assert_eq!(reset.status, 200, "{}", reset.text);
-    assert_eq!(http.get("/connectors/logs/offsets").body["offsets"], json!([]));
+    assert_eq!(
+        http.get("/connectors/logs/offsets").body["offsets"],
+        json!([])
+    );
     // Resumed after a reset, the source reads the file again from the start.
-    assert_eq!(http.put("/connectors/logs/resume", &Value::Null).status, 202);
-    wait_until("the file read again", || support::watermarks(&broker.bootstrap, "app", 1)[&0].1 == 6);
+    assert_eq!(
+        http.put("/connectors/logs/resume", &Value::Null).status,
+        202
+    );
+    wait_until("the file read again", || {
+        support::watermarks(&broker.bootstrap, "app", 1)[&0].1 == 6
+    });
 
     // Restart: 204 for the connector alone, 202 with a status body when tasks are included.
-    assert_eq!(http.post("/connectors/logs/restart", &Value::Null).status, 204);
-    let restarted = http.post("/connectors/logs/restart?includeTasks=true&onlyFailed=false", &Value::Null);
+    assert_eq!(
+        http.post("/connectors/logs/restart", &Value::Null).status,
+        204
+    );
+    let restarted = http.post(
+        "/connectors/logs/restart?includeTasks=true&onlyFailed=false",
+        &Value::Null,
+    );
     assert_eq!(restarted.status, 202, "{}", restarted.text);
     assert_eq!(restarted.body["name"], "logs");
-    assert_eq!(http.post("/connectors/logs/tasks/0/restart", &Value::Null).status, 204);
+    assert_eq!(
+        http.post("/connectors/logs/tasks/0/restart", &Value::Null)
+            .status,
+        204
+    );
 
     // Connectors created over REST survive a worker restart (they live in the log).
     worker.terminate();
     let worker = ConnectProcess::worker(&broker.bootstrap, "rest-test");
     let http = Http::new(&worker.address);
-    wait_until("logs after the restart", || http.get("/connectors").body == json!(["logs"]));
-    wait_until("logs RUNNING after the restart", || all_tasks_in(&http, "logs", "RUNNING", 1));
+    wait_until("logs after the restart", || {
+        http.get("/connectors").body == json!(["logs"])
+    });
+    wait_until("logs RUNNING after the restart", || {
+        all_tasks_in(&http, "logs", "RUNNING", 1)
+    });
 
     let deleted = http.delete("/connectors/logs");
     assert_eq!(deleted.status, 204, "{}", deleted.text);
@@ -159,7 +239,8 @@ fn workers_in_a_group_share_tasks_and_take_over_a_dead_workers_tasks() {
     // Both workers run one task each.
     wait_until("kv's two tasks on two workers", || {
         state(&http, "kv").is_some_and(|(_, tasks)| {
-            let workers: std::collections::BTreeSet<&String> = tasks.iter().map(|(_, w)| w).collect();
+            let workers: std::collections::BTreeSet<&String> =
+                tasks.iter().map(|(_, w)| w).collect();
             tasks.len() == 2 && tasks.iter().all(|(s, _)| s == "RUNNING") && workers.len() == 2
         })
     });
@@ -170,18 +251,34 @@ fn workers_in_a_group_share_tasks_and_take_over_a_dead_workers_tasks() {
     first.kill9();
     let http = Http::new(&second.address);
     wait_until("both tasks on the surviving worker", || {
-        state(&http, "kv").is_some_and(|(_, tasks)| tasks.len() == 2 && tasks.iter().all(|(s, w)| s == "RUNNING" && *w == second.address))
+        state(&http, "kv").is_some_and(|(_, tasks)| {
+            tasks.len() == 2
+                && tasks
+                    .iter()
+                    .all(|(s, w)| s == "RUNNING" && *w == second.address)
+        })
     });
 
     // And the data flows.
-    let producer: rdkafka::producer::BaseProducer = support::client_config(&broker.bootstrap).create().expect("producer");
+    let producer: rdkafka::producer::BaseProducer = support::client_config(&broker.bootstrap)
+        .create()
+        .expect("producer");
     for i in 0..100 {
         let key = format!("k{i}");
         producer
-            .send(rdkafka::producer::BaseRecord::to("kv").key(&key).payload("v"))
+            .send(
+                rdkafka::producer::BaseRecord::to("kv")
+                    .key(&key)
+                    .payload("v"),
+            )
             .expect("produce");
     }
     rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10)).expect("flush");
     let mut connection = redis.client(None);
-    wait_until("100 keys in redis", || redis::cmd("DBSIZE").query::<usize>(&mut connection).expect("DBSIZE") == 100);
+    wait_until("100 keys in redis", || {
+        redis::cmd("DBSIZE")
+            .query::<usize>(&mut connection)
+            .expect("DBSIZE")
+            == 100
+    });
 }

@@ -18,8 +18,12 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) fn new(address: &str) -> Http {
-        let address = address.parse().unwrap_or_else(|err| panic!("bad REST address {address}: {err}"));
-        Http { inner: client::Http::new(address) }
+        let address = address
+            .parse()
+            .unwrap_or_else(|err| panic!("bad REST address {address}: {err}"));
+        Http {
+            inner: client::Http::new(address),
+        }
     }
 
     pub(crate) fn get(&self, path: &str) -> Response {

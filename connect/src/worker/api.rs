@@ -9,7 +9,8 @@
 use async_trait::async_trait;
 
 use crate::config::{
-    closest, config_key_infos, mask_secrets, validate_config, ConfigMap, ConnectorConfig,
+    closest, config_key_infos, connector_def, mask_secrets, validate_config, ConfigMap,
+    ConnectorConfig,
 };
 use crate::herder::{
     ConfigInfos, ConfigKeyInfo, ConnectorInfo, ConnectorOffsets, ConnectorState,
@@ -393,7 +394,7 @@ impl Herder for Worker {
             .plugins()
             .find(plugin)
             .ok_or_else(|| self.unknown_plugin(plugin))?;
-        Ok(config_key_infos(&found.config_def()))
+        Ok(config_key_infos(&connector_def(found.as_ref())))
     }
 
     fn validate(&self, plugin_type: &str, config: &ConfigMap) -> Result<ConfigInfos, HerderError> {
