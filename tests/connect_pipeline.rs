@@ -110,7 +110,7 @@ sink:
     write("b", 0, 1500..2000);
     let mut connect = ConnectProcess::run(&broker.bootstrap, &pipeline, &[]);
     let last_a0 = line("a", 0, 1499);
-    wait_until("a.log's last line in redis", || {
+    wait_with_log(&connect, "a.log's last line in redis", || {
         redis_get(&redis, &last_a0.0).as_deref().map(parse) == Some(parse(&last_a0.1))
     });
     fs::rename(logs.join("a.log"), logs.join("a.log.1")).expect("rotate a.log");
@@ -123,7 +123,7 @@ sink:
     let mut connect = ConnectProcess::run(&broker.bootstrap, &pipeline, &[]);
 
     // Everything reaches Redis.
-    wait_until("every id's latest line in redis", || {
+    wait_with_log(&connect, "every id's latest line in redis", || {
         written
             .iter()
             .all(|(id, text)| redis_get(&redis, id).as_deref().map(parse) == Some(parse(text)))
@@ -176,6 +176,14 @@ sink:
         assert_eq!(&parse(&stored), value, "redis value of {id}");
     }
     connect.terminate();
+}
+
+/// `wait_until`, with the Connect process's log in the failure message.
+fn wait_with_log(connect: &ConnectProcess, what: &str, check: impl FnMut() -> bool) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(what, check))) {
+        eprintln!("weir connect's log:\n{}", connect.log());
+        std::panic::resume_unwind(panic);
+    }
 }
 
 fn parse(text: &str) -> Value {

@@ -103,7 +103,13 @@ impl SinkTaskRun<'_> {
             )
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest");
+            .set("auto.offset.reset", "earliest")
+            // A task runs in one place at a time (one process, or the worker holding its
+            // slot), so it is a static member: restarted after a crash or moved to
+            // another worker, it takes its partitions back at once instead of waiting
+            // out the dead member's session.
+            .set("group.instance.id", format!("connect-{}-{}", self.id.connector, self.id.task))
+            .set("session.timeout.ms", "10000");
         for (key, value) in &self.config.consumer_overrides {
             config.set(key, value);
         }
