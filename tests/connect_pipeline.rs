@@ -180,7 +180,9 @@ sink:
 
 /// `wait_until`, with the Connect process's log in the failure message.
 fn wait_with_log(connect: &ConnectProcess, what: &str, check: impl FnMut() -> bool) {
-    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(what, check))) {
+    if let Err(panic) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(what, check)))
+    {
         eprintln!("weir connect's log:\n{}", connect.log());
         std::panic::resume_unwind(panic);
     }
@@ -297,4 +299,51 @@ sink:
         ),
         "metrics:\n{metrics}"
     );
+}
+
+#[test]
+fn example_pipelines_are_valid() {
+    for example in ["log-shipping.yaml", "topic-to-redis.yaml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/pipelines")
+            .join(example);
+        let output = support::weir(
+            "localhost:1",
+            &["connect", "validate", path.to_str().expect("utf-8 path")],
+            None,
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("is valid"), "{example}: {stdout}");
+    }
+}
+
+#[test]
+fn a_bad_pipeline_is_refused_with_file_line_and_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.yaml");
+    fs::write(
+        &path,
+        "name: bad\nsink:\n  connector: redis-sink\n  topics: [x]\n  redis.uri: redis://127.0.0.1:1\n  redis.comand: SET\n  tasks.max: lots\n  redis.password: ${env:WEIR_TEST_UNSET_VARIABLE}\n",
+    )
+    .expect("write pipeline");
+    let output = support::weir(
+        "localhost:1",
+        &["connect", "run", path.to_str().expect("utf-8 path")],
+        None,
+    );
+    assert!(!output.status.success(), "a bad pipeline must not run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file = path.display();
+    for expected in [
+        format!("{file}:6: redis.comand: Unknown configuration 'redis.comand' (hint: did you mean 'redis.command'?)"),
+        format!("{file}:7: tasks.max: Invalid value lots for configuration tasks.max: Not a number of type INT"),
+        format!("{file}:8: redis.password: environment variable WEIR_TEST_UNSET_VARIABLE is not set"),
+    ] {
+        assert!(stderr.contains(&expected), "missing `{expected}` in:\n{stderr}");
+    }
 }

@@ -108,7 +108,10 @@ impl SinkTaskRun<'_> {
             // slot), so it is a static member: restarted after a crash or moved to
             // another worker, it takes its partitions back at once instead of waiting
             // out the dead member's session.
-            .set("group.instance.id", format!("connect-{}-{}", self.id.connector, self.id.task))
+            .set(
+                "group.instance.id",
+                format!("connect-{}-{}", self.id.connector, self.id.task),
+            )
             .set("session.timeout.ms", "10000");
         for (key, value) in &self.config.consumer_overrides {
             config.set(key, value);
