@@ -34,6 +34,11 @@ use weir_connect::worker::Worker;
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> BenchResult<()> {
+    // The runtime's logs, opt-in: RUST_LOG=info.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bootstrap = args
         .first()
@@ -199,18 +204,23 @@ fn end_to_end(
     let mut connection = redis.connection()?;
     let mut latencies: Vec<u64> = Vec::with_capacity(total as usize);
     let mut writer = OpenOptions::new().append(true).open(&path)?;
-    let started = Instant::now();
+    // Warm-up: one line, until it arrives (the topic is created by the first record
+    // and the sink notices it on its next metadata refresh); then the measured run.
+    writeln!(writer, "{} warm-up", now_micros())?;
+    let mut started: Option<Instant> = None;
     let mut written = 0u64;
     run_pipeline(runtime, bootstrap, &yaml, || {
-        // Append what the steady rate calls for by now, in 1 ms slices.
-        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
-        let mut chunk = String::new();
-        while written < due {
-            chunk.push_str(&format!("{} line {written}\n", now_micros()));
-            written += 1;
-        }
-        if !chunk.is_empty() {
-            writer.write_all(chunk.as_bytes())?;
+        if let Some(started) = started {
+            // Append what the steady rate calls for by now.
+            let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+            let mut chunk = String::new();
+            while written < due {
+                chunk.push_str(&format!("{} line {written}\n", now_micros()));
+                written += 1;
+            }
+            if !chunk.is_empty() {
+                writer.write_all(chunk.as_bytes())?;
+            }
         }
         loop {
             let popped: Option<(String, String)> = redis::cmd("BLPOP")
@@ -218,6 +228,10 @@ fn end_to_end(
                 .arg(0.001)
                 .query(&mut connection)?;
             let Some((_, line)) = popped else { break };
+            if line.ends_with("warm-up") {
+                started = Some(Instant::now());
+                continue;
+            }
             let sent: u64 = line
                 .split(' ')
                 .next()

@@ -50,7 +50,10 @@ impl OffsetStore {
             &[("cleanup.policy", "compact")],
         )
         .await?;
+        // Offsets are a few small records written when a batch settles: send them at
+        // once instead of lingering for more.
         let producer = producer_config(settings, &ConfigMap::new())
+            .set("linger.ms", "0")
             .create()
             .map_err(|err| kafka_error("cannot create the offsets producer", err))?;
         Ok(OffsetStore {

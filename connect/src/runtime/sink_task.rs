@@ -11,7 +11,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::{ConfigMap, ConnectorConfig};
@@ -112,7 +113,14 @@ impl SinkTaskRun<'_> {
                 "group.instance.id",
                 format!("connect-{}-{}", self.id.connector, self.id.task),
             )
-            .set("session.timeout.ms", "10000");
+            .set("session.timeout.ms", "10000")
+            // A chained pipeline's sink usually subscribes before its source has
+            // created the topic; librdkafka only notices a new topic on a metadata
+            // refresh (every 5 minutes by default).
+            .set("topic.metadata.refresh.interval.ms", "3000")
+            // librdkafka waits up to 500 ms for a fetch to fill by default; a sink
+            // feeding a cache or an index wants records as they come.
+            .set("fetch.wait.max.ms", "100");
         for (key, value) in &self.config.consumer_overrides {
             config.set(key, value);
         }
@@ -151,15 +159,20 @@ impl SinkTaskRun<'_> {
                 }
                 message = consumer.recv() => message,
             };
-            let mut batch = vec![first
-                .map_err(|err| kafka_error("cannot consume", err))?
-                .detach()];
+            let Some(first) = self.consumed(first)? else {
+                continue;
+            };
+            let mut batch = vec![first];
             let deadline = tokio::time::Instant::now() + self.config.batch_max_ms;
             while batch.len() < max_records {
                 tokio::select! {
                     _ = cancel.cancelled() => return Ok(Stop::Cancelled),
                     _ = tokio::time::sleep_until(deadline) => break,
-                    message = consumer.recv() => batch.push(message.map_err(|err| kafka_error("cannot consume", err))?.detach()),
+                    message = consumer.recv() => {
+                        if let Some(message) = self.consumed(message)? {
+                            batch.push(message);
+                        }
+                    }
                 }
             }
             TaskMetrics::add(&self.metrics.records_in, batch.len());
@@ -168,6 +181,26 @@ impl SinkTaskRun<'_> {
                 return Ok(Stop::Cancelled);
             }
             self.commit(consumer, &batch, &mut lag_checked);
+        }
+    }
+
+    /// A consumed message, or `None` for an error librdkafka recovers from by itself
+    /// (a subscribed topic that does not exist yet, a broker connection being
+    /// re-established): those are logged and consuming goes on, as a Kafka consumer
+    /// does. Only fatal consumer errors fail the task.
+    fn consumed(
+        &self,
+        message: KafkaResult<BorrowedMessage<'_>>,
+    ) -> Result<Option<OwnedMessage>, ConnectError> {
+        match message {
+            Ok(message) => Ok(Some(message.detach())),
+            Err(err @ KafkaError::MessageConsumptionFatal(_)) => {
+                Err(kafka_error("cannot consume", err).no_retry())
+            }
+            Err(err) => {
+                tracing::warn!(connector = %self.id.connector, task = self.id.task, %err, "consumer error; librdkafka retries");
+                Ok(None)
+            }
         }
     }
 

@@ -2,13 +2,18 @@
 //! positions only after the log acknowledged every record before them.
 //!
 //! Polled batches are pipelined: up to [`MAX_IN_FLIGHT`] batches are being produced
-//! while the next one is polled. Batches settle strictly in order, so the offsets
-//! stored after a batch never cover a record of a later batch that is not yet
-//! acknowledged.
+//! while the next one is polled. Batches settle strictly in order, so acknowledged
+//! positions never cover a record of a later batch that is not yet acknowledged.
+//! Acknowledged positions are stored (and committed upstream) at most every
+//! [`OFFSET_FLUSH_INTERVAL`] while data flows, and at once when the source goes idle,
+//! pauses or stops: storing after every batch would put an offsets round trip on the
+//! path of every batch, and a crash only costs re-producing what came after the last
+//! stored position.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
@@ -26,6 +31,19 @@ use super::{RuntimeSettings, TaskControl};
 
 /// Polled batches being produced at once.
 const MAX_IN_FLIGHT: usize = 4;
+
+/// How often acknowledged positions are stored while records keep flowing (Kafka
+/// Connect's `offset.flush.interval.ms`, which defaults to a minute; shorter here to
+/// bound how much a crashed task produces twice).
+const OFFSET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Produced batches not yet acknowledged, and acknowledged positions not yet stored.
+#[derive(Default)]
+struct Progress {
+    in_flight: VecDeque<InFlight>,
+    acknowledged: Offsets,
+    stored_at: Option<Instant>,
+}
 
 /// A produced batch waiting for acknowledgements, with the positions it covers.
 struct InFlight {
@@ -84,7 +102,7 @@ impl SourceTaskRun<'_> {
             Arc::clone(&self.metrics),
         )
         .await?;
-        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut progress = Progress::default();
         let mut backoff: Option<Backoff> = None;
         let cancel = self.control.cancel.clone();
         let mut paused = self.control.paused.clone();
@@ -93,7 +111,7 @@ impl SourceTaskRun<'_> {
                 break;
             }
             if *paused.borrow_and_update() {
-                self.settle_all(source, &mut in_flight).await?;
+                self.settle_all(source, &mut progress).await?;
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     _ = paused.changed() => continue,
@@ -122,7 +140,7 @@ impl SourceTaskRun<'_> {
                 Err(err) => return Err(err),
             };
             if batch.is_empty() {
-                self.settle_all(source, &mut in_flight).await?;
+                self.settle_all(source, &mut progress).await?;
                 continue;
             }
             TaskMetrics::add(&self.metrics.records_in, batch.len());
@@ -141,22 +159,22 @@ impl SourceTaskRun<'_> {
                         &record,
                         key.as_deref(),
                         value.as_deref(),
-                        &mut in_flight,
+                        &mut progress,
                     )
                     .await?;
                 deliveries.push(delivery);
             }
-            in_flight.push_back(InFlight {
+            progress.in_flight.push_back(InFlight {
                 deliveries,
                 offsets,
             });
-            while in_flight.len() > MAX_IN_FLIGHT {
-                self.settle_front(source, &mut in_flight).await?;
+            while progress.in_flight.len() > MAX_IN_FLIGHT {
+                self.settle_front(source, &mut progress).await?;
             }
         }
         // Stopping: what was produced is acknowledged and its positions stored, so a
         // restarted task resumes exactly after it.
-        self.settle_all(source, &mut in_flight).await
+        self.settle_all(source, &mut progress).await
     }
 
     /// Transforms and converts one record; `None` when it was filtered or failed and
@@ -247,7 +265,7 @@ impl SourceTaskRun<'_> {
         record: &Record,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
-        in_flight: &mut VecDeque<InFlight>,
+        progress: &mut Progress,
     ) -> Result<DeliveryFuture, ConnectError> {
         loop {
             let mut kafka_record = FutureRecord::<[u8], [u8]>::to(&record.topic);
@@ -276,10 +294,10 @@ impl SourceTaskRun<'_> {
             match producer.send_result(kafka_record) {
                 Ok(delivery) => return Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    if in_flight.is_empty() {
+                    if progress.in_flight.is_empty() {
                         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                     } else {
-                        self.settle_front(source, in_flight).await?;
+                        self.settle_front(source, progress).await?;
                     }
                 }
                 Err((err, _)) => {
@@ -291,25 +309,27 @@ impl SourceTaskRun<'_> {
         }
     }
 
+    /// Settles every batch and stores the positions: the source is idle, paused or
+    /// stopping.
     async fn settle_all(
         &self,
         source: &mut dyn Source,
-        in_flight: &mut VecDeque<InFlight>,
+        progress: &mut Progress,
     ) -> Result<(), ConnectError> {
-        while !in_flight.is_empty() {
-            self.settle_front(source, in_flight).await?;
+        while !progress.in_flight.is_empty() {
+            self.settle_front(source, progress).await?;
         }
-        Ok(())
+        self.store(source, progress).await
     }
 
-    /// Waits for the oldest batch's acknowledgements, stores its positions, and tells
-    /// the source to commit them.
+    /// Waits for the oldest batch's acknowledgements and adds its positions to the
+    /// acknowledged ones; stores them when the last store is old enough.
     async fn settle_front(
         &self,
         source: &mut dyn Source,
-        in_flight: &mut VecDeque<InFlight>,
+        progress: &mut Progress,
     ) -> Result<(), ConnectError> {
-        let Some(batch) = in_flight.pop_front() else {
+        let Some(batch) = progress.in_flight.pop_front() else {
             return Ok(());
         };
         let produced = batch.deliveries.len();
@@ -331,12 +351,31 @@ impl SourceTaskRun<'_> {
             }
         }
         TaskMetrics::add(&self.metrics.records_out, produced);
-        if batch.offsets.entries.is_empty() {
+        for (partition, offset) in batch.offsets.entries {
+            progress.acknowledged.record(partition, offset);
+        }
+        if progress
+            .stored_at
+            .is_none_or(|at| at.elapsed() >= OFFSET_FLUSH_INTERVAL)
+        {
+            self.store(source, progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the acknowledged positions in the offsets topic, then tells the source
+    /// to commit them upstream.
+    async fn store(
+        &self,
+        source: &mut dyn Source,
+        progress: &mut Progress,
+    ) -> Result<(), ConnectError> {
+        progress.stored_at = Some(Instant::now());
+        if progress.acknowledged.entries.is_empty() {
             return Ok(());
         }
-        self.offsets
-            .write(&self.id.connector, &batch.offsets.entries)
-            .await?;
-        source.commit(&batch.offsets.entries).await
+        let positions = std::mem::take(&mut progress.acknowledged.entries);
+        self.offsets.write(&self.id.connector, &positions).await?;
+        source.commit(&positions).await
     }
 }
