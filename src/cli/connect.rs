@@ -15,6 +15,7 @@ use weir_connect::config::ConfigMap;
 use weir_connect::herder::Herder;
 use weir_connect::runtime::{Runtime, RuntimeSettings};
 use weir_connect::worker::{Worker, WorkerSettings};
+use weir_connect::Plugins;
 
 use super::broker::wait_for_signal;
 use super::client::ClientArgs;
@@ -74,15 +75,7 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
                 load_pipeline(&pipeline, &plugins).map_err(|err| anyhow::anyhow!("{err}"))?;
             let listener = bind(listen.as_deref()).await?;
             let worker_id = worker_id(listener.as_ref(), "standalone");
-            let runtime = Runtime::start(settings(&args.client, &worker_id), plugins)
-                .await
-                .map_err(|err| anyhow::anyhow!("{}", err.chain()))
-                .with_context(|| {
-                    format!(
-                        "cannot start the Connect runtime against {}",
-                        args.client.bootstrap_server
-                    )
-                })?;
+            let runtime = start_runtime(&args.client, &worker_id, plugins).await?;
             tracing::info!(pipeline = %pipeline.name, connectors = configs.len(), "running pipeline");
             let shutdown = CancellationToken::new();
             let worker = Worker::standalone(runtime, configs, shutdown.clone())
@@ -95,15 +88,7 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
         ConnectCommand::Worker { listen, group_id } => {
             let listener = bind(Some(&listen)).await?;
             let worker_id = worker_id(listener.as_ref(), "worker");
-            let runtime = Runtime::start(settings(&args.client, &worker_id), plugins)
-                .await
-                .map_err(|err| anyhow::anyhow!("{}", err.chain()))
-                .with_context(|| {
-                    format!(
-                        "cannot start the Connect runtime against {}",
-                        args.client.bootstrap_server
-                    )
-                })?;
+            let runtime = start_runtime(&args.client, &worker_id, plugins).await?;
             let shutdown = CancellationToken::new();
             let settings = WorkerSettings {
                 group_id,
@@ -119,10 +104,24 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
     }
 }
 
-fn settings(client: &ClientArgs, worker_id: &str) -> RuntimeSettings {
+/// The runtime every connector of this process shares: the cluster from `-b`, and
+/// `-X` settings for every librdkafka client.
+async fn start_runtime(
+    client: &ClientArgs,
+    worker_id: &str,
+    plugins: Plugins,
+) -> anyhow::Result<Runtime> {
     let mut settings = RuntimeSettings::new(&client.bootstrap_server, worker_id);
     settings.client_config = client.config.iter().cloned().collect::<ConfigMap>();
-    settings
+    Runtime::start(settings, plugins)
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", err.chain()))
+        .with_context(|| {
+            format!(
+                "cannot start the Connect runtime against {}",
+                client.bootstrap_server
+            )
+        })
 }
 
 async fn bind(listen: Option<&str>) -> anyhow::Result<Option<TcpListener>> {

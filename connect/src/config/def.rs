@@ -11,6 +11,14 @@ use std::fmt;
 /// A connector's configuration as given: Kafka Connect's flat string map.
 pub type ConfigMap = BTreeMap<String, String>;
 
+/// A config map from `key, value` pairs, e.g. `config_map(&[("topic", "logs")])`.
+pub fn config_map(pairs: &[(&str, &str)]) -> ConfigMap {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
 /// The type of a key; names as Kafka's `ConfigDef.Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigType {
@@ -532,12 +540,7 @@ mod tests {
             .define(ConfigKey::new("paths", ConfigType::List, "globs").default_value(""))
     }
 
-    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::config_map as props;
 
     #[test]
     fn parses_typed_values_and_defaults() {

@@ -18,8 +18,8 @@ pub(crate) mod testing;
 mod validate;
 
 pub use def::{
-    closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType, ConfigValue, Importance,
-    ParsedConfig, Secret, Validator,
+    closest, config_map, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType, ConfigValue,
+    Importance, ParsedConfig, Secret, Validator,
 };
 pub use env::{resolve_env, resolve_env_with};
 pub use framework::{ConnectorConfig, ErrorPolicy, Tolerance};

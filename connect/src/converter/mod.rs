@@ -145,12 +145,7 @@ pub fn converter_from_config(
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::config_map as props;
 
     #[test]
     fn accepts_short_and_kafka_class_names() {

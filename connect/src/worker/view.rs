@@ -266,12 +266,7 @@ mod tests {
         View::new(Plugins::new(vec![Arc::new(Split)]))
     }
 
-    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::config_map as props;
 
     #[test]
     fn a_changed_config_gets_a_new_version_and_the_same_one_does_not() {

@@ -72,17 +72,11 @@ impl ConnectorPlugin for RedisSinkConnector {
 
 #[cfg(test)]
 mod tests {
-    use weir_connect::config::ConfigMap;
     use weir_connect::Plugins;
 
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use weir_connect::config::config_map as props;
 
     #[test]
     fn is_found_by_class_alias_and_simple_name() {

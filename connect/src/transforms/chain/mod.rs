@@ -79,16 +79,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::ConfigMap;
     use crate::transforms::field::test_support::json_record;
     use crate::{Data, Header};
 
-    fn props(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::config_map as props;
 
     fn chain(pairs: &[(&str, &str)]) -> TransformChain {
         TransformChain::from_config(&props(pairs)).unwrap_or_else(|issues| panic!("{issues:#?}"))
