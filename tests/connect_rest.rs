@@ -159,15 +159,18 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
         all_tasks_in(&http, "logs", "RUNNING", 1)
     });
 
-    // Offsets can be read any time but changed only when STOPPED.
-    let offsets = http.get("/connectors/logs/offsets");
-    assert_eq!(offsets.status, 200);
-    let entries = offsets.body["offsets"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(entries.len(), 1, "{}", offsets.text);
-    assert_eq!(entries[0]["offset"]["position"], 14, "{}", offsets.text);
+    // Offsets can be read any time but changed only when STOPPED. A source stores
+    // its positions shortly after the log acknowledged them (at most a second later).
+    let stored = || {
+        let offsets = http.get("/connectors/logs/offsets");
+        assert_eq!(offsets.status, 200, "{}", offsets.text);
+        offsets.body["offsets"].clone()
+    };
+    wait_until("the file's position to be stored", || {
+        stored()
+            .as_array()
+            .is_some_and(|entries| entries.len() == 1 && entries[0]["offset"]["position"] == 14)
+    });
     assert_eq!(
         http.delete("/connectors/logs/offsets").status,
         400,

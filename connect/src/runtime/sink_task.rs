@@ -117,10 +117,7 @@ impl SinkTaskRun<'_> {
             // A chained pipeline's sink usually subscribes before its source has
             // created the topic; librdkafka only notices a new topic on a metadata
             // refresh (every 5 minutes by default).
-            .set("topic.metadata.refresh.interval.ms", "3000")
-            // librdkafka waits up to 500 ms for a fetch to fill by default; a sink
-            // feeding a cache or an index wants records as they come.
-            .set("fetch.wait.max.ms", "100");
+            .set("topic.metadata.refresh.interval.ms", "3000");
         for (key, value) in &self.config.consumer_overrides {
             config.set(key, value);
         }

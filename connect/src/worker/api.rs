@@ -25,6 +25,10 @@ use super::status::{restart_plan, restarting};
 use super::view::View;
 use super::{kafka, Worker};
 
+/// How long an offsets change waits for a stopped connector's tasks to end: their
+/// grace period, plus the time for their statuses to reach this worker.
+const TASKS_STOPPING_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn connector_type(view: &View, name: &str) -> Result<ConnectorType, HerderError> {
     let entry = view.connector(name).ok_or_else(|| not_found(name))?;
     entry.connector_type.ok_or_else(|| {
@@ -145,17 +149,46 @@ impl Worker {
         Ok(marked)
     }
 
-    fn offsets_type(
+    /// The connector's type; with `must_be_stopped`, only once it is STOPPED and none
+    /// of its tasks runs anywhere any more. A stopping source task stores its last
+    /// positions as it ends, so changing offsets before then would be overwritten.
+    async fn offsets_type(
         &self,
         name: &str,
         must_be_stopped: bool,
     ) -> Result<ConnectorType, HerderError> {
-        let view = self.shared.view();
-        let connector_type = connector_type(&view, name)?;
-        if must_be_stopped && view.target_state(name) != TargetState::Stopped {
-            return Err(stopped_required(name));
+        let deadline = tokio::time::Instant::now() + TASKS_STOPPING_WAIT;
+        loop {
+            let still_running = {
+                let view = self.shared.view();
+                let connector_type = connector_type(&view, name)?;
+                if !must_be_stopped {
+                    return Ok(connector_type);
+                }
+                if view.target_state(name) != TargetState::Stopped {
+                    return Err(stopped_required(name));
+                }
+                let running = view.statuses_of(name).any(|subject| {
+                    matches!(subject, Subject::Task(_))
+                        && view.status(subject).is_some_and(|status| {
+                            matches!(
+                                status.state,
+                                State::Running | State::Paused | State::Restarting
+                            )
+                        })
+                });
+                if !running {
+                    return Ok(connector_type);
+                }
+                running
+            };
+            if still_running && tokio::time::Instant::now() >= deadline {
+                return Err(HerderError::Conflict(format!(
+                    "The tasks of connector {name} are still stopping; try again in a few seconds"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        Ok(connector_type)
     }
 }
 
@@ -336,7 +369,7 @@ impl Herder for Worker {
     }
 
     async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, HerderError> {
-        let offsets = match self.offsets_type(name, false)? {
+        let offsets = match self.offsets_type(name, false).await? {
             ConnectorType::Source => self.runtime.source_offsets(name).await,
             ConnectorType::Sink => self.runtime.sink_offsets(name).await,
         };
@@ -350,7 +383,7 @@ impl Herder for Worker {
         name: &str,
         offsets: ConnectorOffsets,
     ) -> Result<(), HerderError> {
-        match self.offsets_type(name, true)? {
+        match self.offsets_type(name, true).await? {
             ConnectorType::Source => {
                 self.runtime
                     .alter_source_offsets(name, &offsets.offsets)
@@ -366,7 +399,7 @@ impl Herder for Worker {
     }
 
     async fn reset_offsets(&self, name: &str) -> Result<(), HerderError> {
-        match self.offsets_type(name, true)? {
+        match self.offsets_type(name, true).await? {
             ConnectorType::Source => self.runtime.reset_source_offsets(name).await,
             ConnectorType::Sink => self.runtime.reset_sink_offsets(name).await,
         }
