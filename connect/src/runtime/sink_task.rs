@@ -117,7 +117,10 @@ impl SinkTaskRun<'_> {
             // A chained pipeline's sink usually subscribes before its source has
             // created the topic; librdkafka only notices a new topic on a metadata
             // refresh (every 5 minutes by default).
-            .set("topic.metadata.refresh.interval.ms", "3000");
+            .set("topic.metadata.refresh.interval.ms", "3000")
+            // Measured: a file -> topic -> Redis pipeline at 20,000 records/s had a p50
+            // of ~480 ms end to end with librdkafka's 500 ms default, ~39 ms with 100 ms.
+            .set("fetch.wait.max.ms", "100");
         for (key, value) in &self.config.consumer_overrides {
             config.set(key, value);
         }
