@@ -49,6 +49,8 @@ pub struct SourceContext {
     pub task: u32,
     /// Stored positions, keyed by the canonical JSON text of the source partition.
     offsets: HashMap<String, SourceOffset>,
+    /// The connector's `batch.max.records`: the most records one `poll` should return.
+    batch_max_records: Option<usize>,
 }
 
 impl SourceContext {
@@ -64,7 +66,19 @@ impl SourceContext {
                 .into_iter()
                 .map(|(p, o)| (p.to_string(), o))
                 .collect(),
+            batch_max_records: None,
         }
+    }
+
+    /// Sets the most records one `poll` should return (`batch.max.records`).
+    pub fn with_batch_max_records(mut self, records: usize) -> SourceContext {
+        self.batch_max_records = Some(records.max(1));
+        self
+    }
+
+    /// The connector's `batch.max.records`, when the runtime set it.
+    pub fn batch_max_records(&self) -> Option<usize> {
+        self.batch_max_records
     }
 
     /// The stored position for `partition`, if any.

@@ -529,3 +529,25 @@ fn required_keys_are_reported() {
     let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["topic", "file.paths"]);
 }
+
+#[tokio::test]
+async fn a_poll_returns_at_most_the_connectors_batch_max_records() {
+    let (_guard, dir) = dir();
+    append(&dir.join("app.log"), &numbered(0..25));
+    let plugins = weir_connectors::plugins();
+    let plugin = plugins.find("file-source").unwrap();
+    let Task::Source(mut source) = plugin.create_task(&parse(&props(&dir, &[]))).unwrap() else {
+        panic!("the file source makes source tasks");
+    };
+    source
+        .open(SourceContext::new("files", 0, []).with_batch_max_records(10))
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    while records.len() < 25 {
+        let batch = source.poll().await.unwrap();
+        assert!(batch.len() <= 10, "a poll returned {} records", batch.len());
+        records.extend(batch);
+    }
+    assert_eq!(values(&records), expected(0..25));
+}

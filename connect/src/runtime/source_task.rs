@@ -80,7 +80,10 @@ impl SourceTaskRun<'_> {
         let stored = self.offsets.read(&self.id.connector).await?;
         tracing::info!(connector = %self.id.connector, task = self.id.task, positions = stored.len(), "source task starting");
         source
-            .open(SourceContext::new(&self.id.connector, self.id.task, stored))
+            .open(
+                SourceContext::new(&self.id.connector, self.id.task, stored)
+                    .with_batch_max_records(self.config.batch_max_records),
+            )
             .await?;
         let result = self.run_open(source.as_mut()).await;
         if let Err(err) = source.close().await {

@@ -259,6 +259,9 @@ impl FileSourceTask {
 impl Source for FileSourceTask {
     async fn open(&mut self, context: SourceContext) -> Result<(), ConnectError> {
         self.name = context.to_string();
+        if let Some(records) = context.batch_max_records() {
+            self.config.batch_max_records = records;
+        }
         let stored = StoredOffsets::from_context(&context);
         self.rescan(Some(&stored)).await?;
         self.next_scan = Instant::now() + self.config.poll_interval;
