@@ -18,6 +18,7 @@ pub mod converter;
 mod data;
 mod error;
 pub mod herder;
+mod kafka;
 mod plugin;
 pub mod rest;
 pub mod runtime;

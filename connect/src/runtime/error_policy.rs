@@ -17,9 +17,9 @@ use crate::config::{ConfigMap, ErrorPolicy, Tolerance};
 use crate::herder::ConnectorTaskId;
 use crate::{ConnectError, Header};
 
-use super::clients::{ensure_topic, kafka_error, producer_config};
 use super::metrics::TaskMetrics;
 use super::RuntimeSettings;
+use crate::kafka::{ensure_topics, kafka_error, producer_config, InternalTopic};
 
 /// Where in the pipeline a record failed; names as Kafka Connect's `Stage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +88,13 @@ impl ErrorReporter {
     ) -> Result<ErrorReporter, ConnectError> {
         let dead_letter = match policy.dlq_topic.as_deref().filter(|t| !t.is_empty()) {
             Some(topic) => {
-                ensure_topic(
-                    settings,
-                    topic,
-                    1,
-                    policy.dlq_replication_factor.into(),
-                    &[],
-                )
-                .await?;
+                let internal = InternalTopic {
+                    name: topic,
+                    partitions: 1,
+                    replication_factor: policy.dlq_replication_factor.into(),
+                    compacted: false,
+                };
+                ensure_topics(settings, &[internal]).await?;
                 let producer = producer_config(settings, producer_overrides)
                     .create()
                     .map_err(|err| kafka_error("cannot create the dead-letter producer", err))?;

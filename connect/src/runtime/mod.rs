@@ -4,7 +4,6 @@
 //! A [`Runtime`] is shared by every task of a worker. It knows nothing about which
 //! tasks should run where; the worker decides that and calls [`Runtime::run_task`].
 
-mod clients;
 mod error_policy;
 mod metrics;
 mod offset_store;
@@ -185,12 +184,7 @@ impl Runtime {
         &self,
         connector: &str,
     ) -> Result<Vec<PartitionOffset>, ConnectError> {
-        sink_offsets::read(
-            &self.inner.settings,
-            connector,
-            self.connector_topics(connector),
-        )
-        .await
+        sink_offsets::read(&self.inner.settings, connector).await
     }
 
     pub async fn alter_sink_offsets(
@@ -203,10 +197,6 @@ impl Runtime {
 
     pub async fn reset_sink_offsets(&self, connector: &str) -> Result<(), ConnectError> {
         sink_offsets::reset(&self.inner.settings, connector).await
-    }
-
-    fn connector_topics(&self, _connector: &str) -> Option<Vec<String>> {
-        None
     }
 }
 

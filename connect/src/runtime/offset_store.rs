@@ -19,11 +19,11 @@ use crate::config::ConfigMap;
 use crate::herder::PartitionOffset;
 use crate::{ConnectError, SourceOffset, SourcePartition};
 
-use super::clients::{client_config, ensure_topic, kafka_error, producer_config};
 use super::RuntimeSettings;
-
-/// How long reading the offsets topic to its end may take.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::kafka::{
+    blocking, client_config, ensure_topics, kafka_error, producer_config, InternalTopic,
+    REQUEST_TIMEOUT,
+};
 
 #[derive(Clone)]
 pub(crate) struct OffsetStore {
@@ -42,14 +42,13 @@ impl std::fmt::Debug for OffsetStore {
 impl OffsetStore {
     /// Creates the offsets topic if it is missing.
     pub(crate) async fn open(settings: &RuntimeSettings) -> Result<OffsetStore, ConnectError> {
-        ensure_topic(
-            settings,
-            &settings.offsets_topic,
-            1,
-            1,
-            &[("cleanup.policy", "compact")],
-        )
-        .await?;
+        let topic = InternalTopic {
+            name: &settings.offsets_topic,
+            partitions: 1,
+            replication_factor: 1,
+            compacted: true,
+        };
+        ensure_topics(settings, &[topic]).await?;
         // Offsets are a few small records written when a batch settles: send them at
         // once instead of lingering for more.
         let producer = producer_config(settings, &ConfigMap::new())
@@ -115,11 +114,7 @@ impl OffsetStore {
         let connector = connector.to_string();
         // librdkafka's consumer API blocks; reading a compacted topic to its end is a
         // bounded, short job.
-        tokio::task::spawn_blocking(move || read_blocking(&settings, &connector))
-            .await
-            .map_err(|err| {
-                ConnectError::internal("reading source offsets panicked").with_source(err)
-            })?
+        blocking(move || read_blocking(&settings, &connector)).await?
     }
 
     /// `read`, in the REST API's shape.
@@ -142,14 +137,14 @@ fn read_blocking(
 ) -> Result<Vec<(SourcePartition, SourceOffset)>, ConnectError> {
     let topic = &settings.offsets_topic;
     let group = format!("weir-connect-offsets-reader-{}", std::process::id());
-    let consumer: BaseConsumer = client_config(settings, &ConfigMap::new())
+    let consumer: BaseConsumer = client_config(settings)
         .set("group.id", &group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .create()
         .map_err(|err| kafka_error("cannot create the offsets reader", err))?;
     let (low, high) = consumer
-        .fetch_watermarks(topic, 0, READ_TIMEOUT)
+        .fetch_watermarks(topic, 0, REQUEST_TIMEOUT)
         .map_err(|err| kafka_error(format!("cannot read the end of {topic}"), err))?;
     // By canonical partition text, so a later write replaces an earlier one.
     let mut offsets: BTreeMap<String, (SourcePartition, SourceOffset)> = BTreeMap::new();
@@ -161,7 +156,7 @@ fn read_blocking(
         consumer
             .assign(&assignment)
             .map_err(|err| kafka_error("cannot assign the offsets topic", err))?;
-        let deadline = Instant::now() + READ_TIMEOUT;
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
         let mut next = low;
         while next < high {
             if Instant::now() > deadline {

@@ -1,29 +1,24 @@
 //! A sink connector's offsets: the commits of its consumer group `connect-<name>`,
 //! read and changed through the group coordinator as any Kafka tool would.
 
-use std::time::Duration;
-
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
-use crate::config::ConfigMap;
 use crate::herder::PartitionOffset;
 use crate::ConnectError;
 
-use super::clients::{client_config, kafka_error};
 use super::sink_task::group_id;
 use super::RuntimeSettings;
-
-const TIMEOUT: Duration = Duration::from_secs(30);
+use crate::kafka::{blocking, client_config, kafka_error, REQUEST_TIMEOUT};
 
 fn group_consumer(
     settings: &RuntimeSettings,
     connector: &str,
 ) -> Result<BaseConsumer, ConnectError> {
-    client_config(settings, &ConfigMap::new())
+    client_config(settings)
         .set("group.id", group_id(connector))
         .set("enable.auto.commit", "false")
         .create()
@@ -34,14 +29,13 @@ fn group_consumer(
 pub(crate) async fn read(
     settings: &RuntimeSettings,
     connector: &str,
-    _topics: Option<Vec<String>>,
 ) -> Result<Vec<PartitionOffset>, ConnectError> {
     let settings = settings.clone();
     let connector = connector.to_string();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let consumer = group_consumer(&settings, &connector)?;
         let metadata = consumer
-            .fetch_metadata(None, TIMEOUT)
+            .fetch_metadata(None, REQUEST_TIMEOUT)
             .map_err(|err| kafka_error("cannot read the cluster's topics", err))?;
         let mut partitions = TopicPartitionList::new();
         for topic in metadata.topics() {
@@ -50,7 +44,7 @@ pub(crate) async fn read(
             }
         }
         let committed = consumer
-            .committed_offsets(partitions, TIMEOUT)
+            .committed_offsets(partitions, REQUEST_TIMEOUT)
             .map_err(|err| kafka_error(format!("cannot read the offsets of group {}", group_id(&connector)), err))?;
         let mut offsets = Vec::new();
         for element in committed.elements() {
@@ -63,8 +57,7 @@ pub(crate) async fn read(
         }
         Ok(offsets)
     })
-    .await
-    .map_err(|err| ConnectError::internal("reading sink offsets panicked").with_source(err))?
+    .await?
 }
 
 /// Commits the given offsets for the group (which must have no active members). A
@@ -107,7 +100,7 @@ pub(crate) async fn alter(
     }
     let settings = settings.clone();
     let connector = connector.to_string();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let consumer = group_consumer(&settings, &connector)?;
         consumer.commit(&list, CommitMode::Sync).map_err(|err| {
             kafka_error(
@@ -116,19 +109,18 @@ pub(crate) async fn alter(
             )
         })
     })
-    .await
-    .map_err(|err| ConnectError::internal("altering sink offsets panicked").with_source(err))?
+    .await?
 }
 
 /// Deletes the group, so the connector starts from the beginning of its topics.
 pub(crate) async fn reset(settings: &RuntimeSettings, connector: &str) -> Result<(), ConnectError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(settings, &ConfigMap::new())
+    let admin: AdminClient<DefaultClientContext> = client_config(settings)
         .create()
         .map_err(|err| kafka_error("cannot create an admin client", err))?;
     let group = group_id(connector);
     let options = AdminOptions::new()
-        .request_timeout(Some(TIMEOUT))
-        .operation_timeout(Some(TIMEOUT));
+        .request_timeout(Some(REQUEST_TIMEOUT))
+        .operation_timeout(Some(REQUEST_TIMEOUT));
     let results = admin
         .delete_groups(&[&group], &options)
         .await

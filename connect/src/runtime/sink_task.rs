@@ -15,14 +15,14 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::config::{ConfigMap, ConnectorConfig};
+use crate::config::ConnectorConfig;
 use crate::herder::ConnectorTaskId;
 use crate::{ConnectError, Header, Record, Sink, SinkContext, SinkRecord};
 
-use super::clients::{client_config, kafka_error};
 use super::error_policy::{Backoff, ErrorReporter, FailedRecord, Stage};
 use super::metrics::TaskMetrics;
 use super::{RuntimeSettings, TaskControl};
+use crate::kafka::{client_config, kafka_error};
 
 /// How often a sink task refreshes its lag metric, and how long it waits for it.
 const LAG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -95,7 +95,7 @@ impl SinkTaskRun<'_> {
     }
 
     fn subscribe(&self) -> Result<StreamConsumer, ConnectError> {
-        let mut config = client_config(self.settings, &ConfigMap::new());
+        let mut config = client_config(self.settings);
         config
             .set("group.id", group_id(&self.id.connector))
             .set(

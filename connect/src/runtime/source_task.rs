@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -23,11 +24,11 @@ use crate::config::{ConfigMap, ConnectorConfig};
 use crate::herder::ConnectorTaskId;
 use crate::{ConnectError, Record, Source, SourceContext, SourceOffset, SourcePartition};
 
-use super::clients::{kafka_error, producer_config};
 use super::error_policy::{Backoff, ErrorReporter, FailedRecord, Stage};
 use super::metrics::TaskMetrics;
 use super::offset_store::OffsetStore;
 use super::{RuntimeSettings, TaskControl};
+use crate::kafka::{kafka_error, producer_config};
 
 /// Polled batches being produced at once.
 const MAX_IN_FLIGHT: usize = 4;
@@ -186,7 +187,7 @@ impl SourceTaskRun<'_> {
         &self,
         record: Record,
         reporter: &ErrorReporter,
-    ) -> Result<Option<(Record, Option<Vec<u8>>, Option<Vec<u8>>)>, ConnectError> {
+    ) -> Result<Option<(Record, Option<Bytes>, Option<Bytes>)>, ConnectError> {
         let record = match self.config.transforms.apply(record) {
             Ok(Some(record)) => record,
             Ok(None) => {
@@ -252,11 +253,7 @@ impl SourceTaskRun<'_> {
                 return Ok(None);
             }
         };
-        Ok(Some((
-            record,
-            key.map(|k| k.to_vec()),
-            value.map(|v| v.to_vec()),
-        )))
+        Ok(Some((record, key, value)))
     }
 
     /// Queues one record; when librdkafka's queue is full, settles the oldest batch

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::runtime::RuntimeSettings;
 use crate::ConnectError;
 
-use super::kafka::{client_config, cluster_error};
+use crate::kafka::{client_config, cluster_error};
 
 /// A change of the slots this worker holds.
 #[derive(Debug)]

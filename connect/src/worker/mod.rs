@@ -45,8 +45,9 @@ use crate::config::ConnectorConfig;
 use crate::runtime::{Runtime, RuntimeSettings};
 use crate::ConnectError;
 
+use crate::kafka::{blocking, client_config, cluster_error, ensure_topics, InternalTopic};
 use controller::Controller;
-use kafka::{blocking, client_config, cluster_error, ensure_topics, partitions, InternalTopic};
+use kafka::partitions;
 use membership::Membership;
 use records::{ConfigRecord, StatusRecord, Subject};
 use slots::Ownership;
@@ -186,7 +187,6 @@ impl Worker {
             compacted,
         };
         ensure_topics(
-            &admin,
             &client,
             &[
                 topic(&settings.config_topic, 1, true),

@@ -21,7 +21,8 @@ use tokio_util::task::TaskTracker;
 use crate::runtime::RuntimeSettings;
 use crate::ConnectError;
 
-use super::kafka::{blocking, client_config, cluster_error, partitions, REQUEST_TIMEOUT};
+use super::kafka::partitions;
+use crate::kafka::{blocking, client_config, cluster_error, REQUEST_TIMEOUT};
 
 /// Handed every record read: key, value (`None`: tombstone), and whether it was
 /// written after this worker started.

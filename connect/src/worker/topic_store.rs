@@ -15,11 +15,11 @@ use tokio_util::task::TaskTracker;
 use crate::runtime::RuntimeSettings;
 use crate::ConnectError;
 
-use super::kafka::{client_config, cluster_error};
 use super::records::{ConfigRecord, StatusRecord, Subject};
 use super::store::BackingStore;
 use super::tail::Tail;
 use super::view::Shared;
+use crate::kafka::{client_config, cluster_error};
 
 /// How long a REST write may wait for the cluster to store it and for this worker to
 /// read it back.
