@@ -17,10 +17,7 @@ use weir_connect::{
 async fn sink(pairs: &[(&str, &str)]) -> Result<Box<dyn Sink>, ConnectError> {
     let plugins = weir_connectors::plugins();
     let plugin = plugins.find("redis-sink").expect("the redis-sink plugin");
-    let props: ConfigMap = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let props: ConfigMap = weir_connect::config::config_map(pairs);
     let parsed = plugin.config_def().parse(&props).expect("a valid config");
     assert_eq!(plugin.validate(&parsed), []);
     let Task::Sink(mut sink) = plugin.create_task(&parsed)? else {

@@ -4,18 +4,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType, ParsedConfig, Validator};
+use super::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, ParsedConfig, Validator};
 use crate::{
     ConnectError, ConnectorPlugin, ConnectorType, Plugins, Sink, SinkContext, SinkRecord, Source,
     SourceContext, SourceRecord, Task,
 };
 
-pub(crate) fn props(pairs: &[(&str, &str)]) -> ConfigMap {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+pub(crate) use crate::config::config_map as props;
 
 pub(crate) fn plugins() -> Plugins {
     Plugins::new(vec![Arc::new(TestSource), Arc::new(TestSink)])

@@ -284,10 +284,7 @@ mod tests {
     use super::*;
 
     fn parse(pairs: &[(&str, &str)]) -> ParsedConfig {
-        let props: ConfigMap = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let props: ConfigMap = weir_connect::config::config_map(pairs);
         config_def().parse(&props).unwrap()
     }
 

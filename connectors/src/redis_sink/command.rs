@@ -242,10 +242,7 @@ mod tests {
     use crate::redis_sink::config::{config_def, RedisSinkConfig};
 
     fn config(pairs: &[(&str, &str)]) -> RedisSinkConfig {
-        let mut props: ConfigMap = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut props: ConfigMap = weir_connect::config::config_map(pairs);
         props.insert("redis.uri".into(), "redis://127.0.0.1:1".into());
         RedisSinkConfig::from_parsed(&config_def().parse(&props).unwrap()).unwrap()
     }

@@ -202,10 +202,7 @@ mod tests {
     use super::*;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<RedisSinkConfig, Vec<ConfigIssue>> {
-        let props: ConfigMap = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let props: ConfigMap = weir_connect::config::config_map(pairs);
         let parsed = config_def().parse(&props)?;
         RedisSinkConfig::from_parsed(&parsed)
     }

@@ -257,10 +257,7 @@ mod tests {
     use super::*;
 
     fn issues(pairs: &[(&str, &str)]) -> Vec<String> {
-        let props: ConfigMap = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let props: ConfigMap = crate::config::config_map(pairs);
         TransformChain::from_config(&props)
             .unwrap_err()
             .iter()
