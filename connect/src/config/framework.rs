@@ -66,9 +66,6 @@ pub struct ConnectorConfig {
     pub connector: ParsedConfig,
     /// The config as given (env references unresolved), for storage and the REST API.
     pub raw: ConfigMap,
-    /// The config with env references resolved, for making tasks. It may hold secrets:
-    /// never store, log or return it.
-    pub resolved: ConfigMap,
 }
 
 impl ConnectorConfig {
@@ -205,7 +202,6 @@ impl ConnectorConfig {
             consumer_overrides: strip_prefix(&resolved, CONSUMER_OVERRIDE),
             connector,
             raw: props.clone(),
-            resolved,
         })
     }
 }
@@ -236,7 +232,6 @@ impl fmt::Debug for ConnectorConfig {
             )
             .field("connector", &self.connector)
             .field("raw", &mask_with(&def, &self.raw))
-            .field("resolved", &mask_with(&def, &self.resolved))
             .finish()
     }
 }
