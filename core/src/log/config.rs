@@ -53,6 +53,9 @@ pub struct LogConfig {
     /// `min.compaction.lag.ms`: records stay uncompacted at least this long (segments
     /// whose largest timestamp is younger are not cleaned).
     pub min_compaction_lag_ms: i64,
+    /// `producer.id.expiration.ms` (a broker setting): producer state of a producer
+    /// with no open transaction is dropped this long after its last write.
+    pub producer_id_expiration_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -73,6 +76,7 @@ impl Default for LogConfig {
             delete_retention_ms: DAY_MS,
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
+            producer_id_expiration_ms: DAY_MS,
         }
     }
 }

@@ -62,6 +62,37 @@ pub enum LogError {
         /// Log end offset.
         end: i64,
     },
+    /// An idempotent or transactional batch does not follow its producer's last
+    /// sequence on this partition. Kafka: `OUT_OF_ORDER_SEQUENCE_NUMBER` (45).
+    #[error("producer {producer_id}: expected sequence {expected}, got {found}")]
+    OutOfOrderSequence {
+        producer_id: i64,
+        expected: i32,
+        found: i32,
+    },
+    /// A batch or marker carries an epoch older than the producer's latest here: a
+    /// zombie. Kafka: `INVALID_PRODUCER_EPOCH` (47).
+    #[error("producer {producer_id} epoch {epoch} is older than its current epoch {current}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
+    /// A write that the producer's transaction state forbids (plain data while its
+    /// transaction is open, a transactional batch without a producer id).
+    /// Kafka: `INVALID_TXN_STATE` (48).
+    #[error("producer {producer_id}: {reason}")]
+    InvalidTxnState { producer_id: i64, reason: String },
+    /// A marker from a transaction coordinator older than the one that wrote the
+    /// producer's last marker. Kafka: `TRANSACTION_COORDINATOR_FENCED` (52).
+    #[error(
+        "producer {producer_id}: coordinator epoch {coordinator_epoch} is older than {current}"
+    )]
+    CoordinatorFenced {
+        producer_id: i64,
+        coordinator_epoch: i32,
+        current: i32,
+    },
     /// A file operation failed; the log directory may be unusable.
     /// Kafka: `KAFKA_STORAGE_ERROR` (56).
     #[error("{context}")]

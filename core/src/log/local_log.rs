@@ -10,6 +10,7 @@ use super::checkpoint;
 use super::config::{LogConfig, TimestampType};
 use super::error::LogError;
 use super::fs;
+use super::producer::{PendingAppend, ProducerStateManager, Verdict};
 use super::recovery::{self, CLEAN_SHUTDOWN_FILE};
 use super::segment::{ReadEnd, Segment};
 
@@ -26,6 +27,21 @@ pub struct AppendInfo {
     pub max_timestamp: i64,
     /// Records appended (sum of the batches' recordsCount).
     pub record_count: i64,
+    /// The append was a producer's retry of a batch already in the log: nothing was
+    /// written, and the offsets are the original batch's.
+    pub duplicate: bool,
+}
+
+/// Who is appending, which decides how producer fields are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppendOrigin {
+    /// A producer: sequences checked, control batches refused.
+    Client,
+    /// The group coordinator writing a producer's transactional offsets: epoch
+    /// checked, no sequence.
+    Coordinator,
+    /// The transaction coordinator's marker, checked before it is built.
+    Marker,
 }
 
 /// One partition's log: a directory of segments. Owned by a single task; everything that
@@ -43,6 +59,8 @@ pub struct Log {
     pub(super) recovery_point: i64,
     unflushed_messages: i64,
     last_flush_ms: i64,
+    /// Idempotent and transactional producers seen in this log.
+    pub(super) producers: ProducerStateManager,
 }
 
 impl Log {
@@ -68,7 +86,9 @@ impl Log {
             recovery_point: 0,
             unflushed_messages: 0,
             last_flush_ms: now_ms,
+            producers: ProducerStateManager::default(),
         };
+        log.load_producer_state()?;
         if loaded.recovered {
             // Recovery truncated and rebuilt files; make that durable before claiming
             // everything up to the log end is on disk.
@@ -159,8 +179,24 @@ impl Log {
     /// LogAppendTime topics the batch's maxTimestamp becomes `now_ms`, attributes bit 3
     /// is set and the CRC recomputed (baseTimestamp is kept, as Kafka does); otherwise
     /// the bytes are stored as produced. Records are never looked at.
+    ///
+    /// Idempotent and transactional batches are checked against their producer's state
+    /// first (epoch, sequence, open transaction); a retry of a batch already in the log
+    /// is not written again but answered with the original offsets
+    /// ([`AppendInfo::duplicate`]). Control batches are refused: only the transaction
+    /// coordinator writes markers ([`Log::append_marker`]).
     pub fn append(&mut self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
-        self.append_batches(records, None, now_ms)
+        self.append_batches(records, None, now_ms, AppendOrigin::Client)
+    }
+
+    /// [`Log::append`] for the group coordinator's transactional offset commits: the
+    /// producer's epoch is checked and its transaction opened, without sequences.
+    pub fn append_as_coordinator(
+        &mut self,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.append_batches(records, None, now_ms, AppendOrigin::Coordinator)
     }
 
     /// [`Log::append`] for a leader: also stamps every batch's partitionLeaderEpoch
@@ -172,22 +208,53 @@ impl Log {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
-        self.append_batches(records, Some(leader_epoch), now_ms)
+        self.append_batches(records, Some(leader_epoch), now_ms, AppendOrigin::Client)
     }
 
-    fn append_batches(
+    pub(super) fn append_batches(
         &mut self,
         records: Bytes,
         leader_epoch: Option<i32>,
         now_ms: i64,
+        origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
         let mut pos = 0;
         let mut record_count = 0i64;
         let mut offset_count = 0i64;
         let mut max_timestamp = -1i64;
         let mut batches = 0usize;
+        let base_offset = self.log_end_offset;
+        let mut pending = PendingAppend::default();
         while pos < records.len() {
             let header = batch::validate(&records[pos..], pos, self.config.max_message_bytes)?;
+            if header.is_control() != (origin == AppendOrigin::Marker) {
+                return Err(LogError::InvalidRecord {
+                    position: pos,
+                    reason: "control batches (transaction markers) are written by the transaction coordinator only".into(),
+                });
+            }
+            let first = base_offset + offset_count;
+            let last = first + i64::from(header.last_offset_delta);
+            if origin != AppendOrigin::Marker {
+                let check_sequence = origin == AppendOrigin::Client;
+                let verdict = self.producers.check_batch(
+                    &header,
+                    first,
+                    last,
+                    check_sequence,
+                    &mut pending,
+                )?;
+                if let Verdict::Duplicate(original) = verdict {
+                    return Ok(AppendInfo {
+                        base_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        log_append_time: -1,
+                        max_timestamp: original.timestamp,
+                        record_count: 0,
+                        duplicate: true,
+                    });
+                }
+            }
             record_count += i64::from(header.records_count);
             offset_count += i64::from(header.last_offset_delta) + 1;
             max_timestamp = max_timestamp.max(header.max_timestamp);
@@ -201,7 +268,6 @@ impl Log {
             });
         }
 
-        let base_offset = self.log_end_offset;
         let last_offset = base_offset + offset_count - 1;
         let log_append_time = match self.config.timestamp_type {
             TimestampType::LogAppendTime => now_ms,
@@ -258,12 +324,14 @@ impl Log {
             }
             return Err(error);
         }
+        self.producers.apply(pending);
         Ok(AppendInfo {
             base_offset,
             last_offset,
             log_append_time,
             max_timestamp,
             record_count,
+            duplicate: false,
         })
     }
 
@@ -383,6 +451,11 @@ impl Log {
         // The new file's directory entry must be durable even when there is nothing to
         // flush (retention rolls a fully flushed log).
         fs::sync_dir(&self.dir)?;
+        // Everything below `base` is flushed, so the snapshot describes durable data. A
+        // failed snapshot only makes the next open replay more of the log.
+        if let Err(error) = self.write_producer_snapshot(base) {
+            tracing::warn!(dir = %self.dir.display(), %error, "cannot write the producer snapshot");
+        }
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled a new segment");
         Ok(())
     }
@@ -443,7 +516,9 @@ impl Log {
             self.recovery_point = self.log_end_offset;
             self.write_recovery_point()?;
         }
-        Ok(())
+        // Producer state must forget the removed batches: rebuilt from a snapshot at or
+        // below the new end (later ones are deleted) and a replay.
+        self.load_producer_state()
     }
 
     /// Flushes, records the final state of the active segment's indexes, trims them and
@@ -452,6 +527,7 @@ impl Log {
         self.flush()?;
         self.active_mut().make_inactive()?;
         self.active().flush()?;
+        self.write_producer_snapshot(self.log_end_offset)?;
         // The marker is only trusted if everything before it is durable.
         fs::write_atomically(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
         Ok(())

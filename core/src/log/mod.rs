@@ -32,16 +32,20 @@ mod fs;
 mod index_file;
 mod local_log;
 mod offset_index;
+pub mod producer;
 mod recovery;
 mod retention;
 mod segment;
 pub mod storage;
 mod time_index;
 mod timestamps;
+mod transactions;
+mod txn_index;
 
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;
 pub use local_log::{AppendInfo, Log};
+pub use txn_index::AbortedTxn;
 
 /// The directory name of a partition's log: `<topic>-<partition>`, as in Kafka.
 pub fn partition_dir_name(topic: &str, partition: i32) -> String {

@@ -27,6 +27,7 @@ use super::config::LogConfig;
 use super::error::LogError;
 use super::fs;
 use super::segment::{self, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::txn_index::TXN_INDEX_SUFFIX;
 
 /// Written by `Log::close` after everything is flushed; removed (durably) by `open`
 /// before anything can be appended. Kafka keeps one per log directory
@@ -70,9 +71,11 @@ pub(crate) fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Loaded
         .filter_map(|n| segment::parse_file_name(n, LOG_SUFFIX))
         .collect();
     for name in &names {
-        let orphan = [INDEX_SUFFIX, TIME_INDEX_SUFFIX].iter().any(|suffix| {
-            segment::parse_file_name(name, suffix).is_some_and(|base| !bases.contains(&base))
-        });
+        let orphan = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]
+            .iter()
+            .any(|suffix| {
+                segment::parse_file_name(name, suffix).is_some_and(|base| !bases.contains(&base))
+            });
         if orphan {
             tracing::info!(dir = %dir.display(), file = %name, "deleting index without a segment");
             fs::remove(&dir.join(name))?;

@@ -95,6 +95,7 @@ impl Log {
         if let Some(segment) = self.segments.remove(&base) {
             tracing::info!(dir = %self.dir.display(), base_offset = base, "deleting segment");
             segment.delete()?;
+            self.delete_old_producer_snapshots()?;
         }
         Ok(())
     }

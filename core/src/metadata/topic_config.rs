@@ -413,6 +413,7 @@ impl TopicConfigs {
             delete_retention_ms: self.long("delete.retention.ms", defaults),
             min_cleanable_dirty_ratio: self.double("min.cleanable.dirty.ratio", defaults),
             min_compaction_lag_ms: self.long("min.compaction.lag.ms", defaults),
+            ..LogConfig::default()
         }
     }
 }

@@ -14,6 +14,10 @@ pub(super) fn log_error_code(error: &LogError) -> ErrorCode {
         LogError::CorruptRecord { .. } => ErrorCode::CorruptMessage,
         LogError::InvalidRecord { .. } => ErrorCode::InvalidRecord,
         LogError::UnsupportedMagic { .. } => ErrorCode::UnsupportedForMessageFormat,
+        LogError::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequenceNumber,
+        LogError::InvalidProducerEpoch { .. } => ErrorCode::InvalidProducerEpoch,
+        LogError::InvalidTxnState { .. } => ErrorCode::InvalidTxnState,
+        LogError::CoordinatorFenced { .. } => ErrorCode::TransactionCoordinatorFenced,
         other if other.is_storage_error() => ErrorCode::KafkaStorageError,
         _ => ErrorCode::UnknownServerError,
     }

@@ -25,6 +25,7 @@
 //! |     57 |    4 | recordsCount         |
 
 mod builder;
+pub mod control;
 pub mod record;
 pub mod records;
 

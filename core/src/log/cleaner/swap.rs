@@ -80,9 +80,26 @@ impl Log {
                     .range(group.base_offset..group.end_offset)
                     .map(|(&base, _)| base)
                     .collect();
+                // The cleaner keeps transactional batches and markers whole, so the
+                // aborted transactions of the group's segments all stay relevant: they
+                // move into the first segment's index (which the compacted segment
+                // inherits) before any other segment goes.
+                let moved: Vec<_> = doomed
+                    .iter()
+                    .skip(1)
+                    .filter_map(|base| self.segments.get(base))
+                    .flat_map(|s| s.aborted_txns().iter().copied())
+                    .collect();
+                if let Some(first) = self.segments.get_mut(&group.base_offset) {
+                    first.absorb_aborted_txns(&moved)?;
+                }
                 for base in doomed {
                     if let Some(old) = self.segments.remove(&base) {
-                        old.delete()?;
+                        if base == group.base_offset {
+                            old.delete_keeping_txn_index()?;
+                        } else {
+                            old.delete()?;
+                        }
                     }
                 }
                 rename_swapped(&dir, group.base_offset)?;

@@ -16,6 +16,7 @@ use super::error::LogError;
 use super::fs;
 use super::offset_index::{self, OffsetIndex};
 use super::time_index::{self, TimeIndex};
+use super::txn_index::{AbortedTxn, TxnIndex, TXN_INDEX_SUFFIX};
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
 pub(crate) const INDEX_SUFFIX: &str = ".index";
@@ -50,6 +51,8 @@ pub(crate) struct Segment {
     size: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
+    /// Aborted transactions whose markers are in this segment.
+    txn_index: TxnIndex,
     bytes_since_last_index_entry: u64,
     /// Largest batch max timestamp, -1 if none yet.
     max_timestamp: i64,
@@ -77,6 +80,7 @@ impl Segment {
         let index_missing = !fs::exists(&index_path) || !fs::exists(&time_index_path);
         let offset_index = OffsetIndex::open(&index_path, base_offset)?;
         let time_index = TimeIndex::open(&time_index_path, base_offset)?;
+        let txn_index = TxnIndex::open(&dir.join(file_name(base_offset, TXN_INDEX_SUFFIX)))?;
         let mut segment = Segment {
             base_offset,
             log_path,
@@ -84,6 +88,7 @@ impl Segment {
             size,
             offset_index,
             time_index,
+            txn_index,
             bytes_since_last_index_entry: 0,
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
@@ -109,6 +114,7 @@ impl Segment {
             segment.truncate_log(0)?;
             segment.offset_index.file_mut().clear();
             segment.time_index.file_mut().clear();
+            segment.txn_index.truncate_to(i64::MIN)?;
             segment.max_timestamp = -1;
             segment.offset_of_max_timestamp = base_offset;
         }
@@ -278,6 +284,7 @@ impl Segment {
         if let Some((pos, _)) = self.find_batch(offset)? {
             self.truncate_log(pos)?;
         }
+        self.txn_index.truncate_to(offset)?;
         self.recover(config)?;
         Ok(self.next_offset.unwrap_or(self.base_offset))
     }
@@ -286,17 +293,58 @@ impl Segment {
     pub(crate) fn flush(&self) -> Result<(), LogError> {
         fs::sync(&self.log, &self.log_path)?;
         self.offset_index.file().flush()?;
-        self.time_index.file().flush()
+        self.time_index.file().flush()?;
+        self.txn_index.flush()
+    }
+
+    /// The aborted-transaction index.
+    pub(crate) fn aborted_txns(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
+    }
+
+    /// Records an aborted transaction whose marker was just appended here.
+    pub(crate) fn append_aborted_txn(&mut self, txn: AbortedTxn) -> Result<(), LogError> {
+        self.txn_index.append(txn)
+    }
+
+    /// Drops the aborted-transaction entries of markers at or beyond `offset` (their
+    /// markers are replayed again).
+    pub(crate) fn truncate_aborted_txns(&mut self, offset: i64) -> Result<(), LogError> {
+        self.txn_index.truncate_to(offset)
+    }
+
+    /// Adds the aborted transactions of `txns` to the index, fsynced (compaction merges
+    /// later segments' entries into the first of a group before it deletes them).
+    pub(crate) fn absorb_aborted_txns(&mut self, txns: &[AbortedTxn]) -> Result<(), LogError> {
+        for txn in txns {
+            if !self.txn_index.entries().contains(txn) {
+                self.txn_index.append(*txn)?;
+            }
+        }
+        self.txn_index.flush()
     }
 
     /// Deletes the segment's files: renamed to `.deleted` first so that a crash part-way
     /// leaves only files that the next open recognises as garbage.
     pub(crate) fn delete(self) -> Result<(), LogError> {
-        let paths = [
+        self.delete_files(true)
+    }
+
+    /// [`Segment::delete`] that leaves the `.txnindex` in place, for a compacted
+    /// segment that replaces this one under the same base offset and inherits it.
+    pub(crate) fn delete_keeping_txn_index(self) -> Result<(), LogError> {
+        self.delete_files(false)
+    }
+
+    fn delete_files(self, with_txn_index: bool) -> Result<(), LogError> {
+        let mut paths = vec![
             self.log_path.clone(),
             self.offset_index.file().path().to_owned(),
             self.time_index.file().path().to_owned(),
         ];
+        if with_txn_index {
+            paths.push(self.txn_index.path().to_owned());
+        }
         drop(self);
         let mut deleted = Vec::with_capacity(paths.len());
         for path in &paths {

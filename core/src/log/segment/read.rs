@@ -71,6 +71,24 @@ impl Segment {
         self.scan_from(u64::from(start), |h| h.max_timestamp >= timestamp)
     }
 
+    /// Calls `f` with the position and header of every batch, in order.
+    pub(crate) fn for_each_batch(
+        &self,
+        mut f: impl FnMut(u64, &RecordBatchHeader),
+    ) -> Result<(), LogError> {
+        let mut pos = 0u64;
+        while self.size.saturating_sub(pos) >= HEADER_SIZE as u64 {
+            let header = self.header_at(pos)?;
+            let total = header.total_size() as u64;
+            if total < HEADER_SIZE as u64 || pos + total > self.size {
+                break;
+            }
+            f(pos, &header);
+            pos += total;
+        }
+        Ok(())
+    }
+
     /// Reads the whole batch at `pos`.
     pub(crate) fn read_batch(
         &self,
