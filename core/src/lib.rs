@@ -3,8 +3,9 @@
 //!
 //! Layers depend in one direction only:
 //! `protocol` (sans-IO codec) → `log` (segments, indexes) → `partition` (single owner)
-//! → `metadata` (topics) → `group` (consumer groups, committed offsets) → `broker`
-//! (network, one file per API group). Nothing lower imports anything higher.
+//! → `metadata` (topics, producer ids) → `group` (consumer groups, committed offsets)
+//! → `txn` (transaction coordinator) → `broker` (network, one file per API group).
+//! Nothing lower imports anything higher.
 
 pub mod broker;
 #[doc(hidden)]
@@ -14,3 +15,4 @@ pub mod log;
 pub mod metadata;
 pub mod partition;
 pub mod protocol;
+pub mod txn;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::group::GroupConfig;
+use crate::txn::TxnConfig;
 use crate::metadata::topic_config::{validate_value, ConfigType, TOPIC_CONFIGS};
 use crate::metadata::{ConfigError, TopicDefaults};
 
@@ -68,6 +69,8 @@ pub struct BrokerConfig {
     pub topic_defaults: TopicDefaults,
     /// The group coordinator's settings (`offsets.*`, `group.*`).
     pub group: GroupConfig,
+    /// The transaction coordinator's settings (`transaction.*`, `transactional.id.*`).
+    pub txn: TxnConfig,
 }
 
 impl BrokerConfig {
@@ -88,6 +91,7 @@ impl BrokerConfig {
             retention_check_interval: Duration::from_millis(300_000),
             topic_defaults: TopicDefaults::default(),
             group: GroupConfig::default(),
+            txn: TxnConfig::default(),
         }
     }
 
@@ -158,6 +162,22 @@ impl BrokerConfig {
             }
             "group.max.session.timeout.ms" => {
                 self.group.max_session_timeout = Duration::from_millis(int(0)? as u64)
+            }
+            "transaction.max.timeout.ms" => self.txn.max_timeout_ms = int(1)? as i32,
+            "transaction.state.log.num.partitions" => {
+                self.txn.state_log_partitions = int(1)? as i32
+            }
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.txn.abort_timed_out_interval = Duration::from_millis(int(1)? as u64)
+            }
+            "transactional.id.expiration.ms" => {
+                self.txn.transactional_id_expiration_ms = int(1)?
+            }
+            "transaction.remove.expired.transaction.cleanup.interval.ms" => {
+                self.txn.remove_expired_interval = Duration::from_millis(int(1)? as u64)
+            }
+            "producer.id.expiration.ms" => {
+                self.topic_defaults.set_producer_id_expiration_ms(int(1)?)
             }
             "advertised.listeners" | "advertised.host.port" => {
                 self.advertised = Some(parse_host_port(key, value)?);
@@ -244,6 +264,30 @@ impl BrokerConfig {
             (
                 "group.max.session.timeout.ms".to_owned(),
                 self.group.max_session_timeout.as_millis().to_string(),
+            ),
+            (
+                "transaction.max.timeout.ms".to_owned(),
+                self.txn.max_timeout_ms.to_string(),
+            ),
+            (
+                "transaction.state.log.num.partitions".to_owned(),
+                self.txn.state_log_partitions.to_string(),
+            ),
+            (
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms".to_owned(),
+                self.txn.abort_timed_out_interval.as_millis().to_string(),
+            ),
+            (
+                "transactional.id.expiration.ms".to_owned(),
+                self.txn.transactional_id_expiration_ms.to_string(),
+            ),
+            (
+                "transaction.remove.expired.transaction.cleanup.interval.ms".to_owned(),
+                self.txn.remove_expired_interval.as_millis().to_string(),
+            ),
+            (
+                "producer.id.expiration.ms".to_owned(),
+                self.topic_defaults.producer_id_expiration_ms().to_string(),
             ),
         ];
         if let Some((host, port)) = &self.advertised {

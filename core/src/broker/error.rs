@@ -5,6 +5,8 @@ pub enum BrokerError {
     Metadata(#[from] crate::metadata::MetadataError),
     #[error("loading consumer groups failed")]
     Groups(#[from] crate::group::StoreError),
+    #[error("loading transactions failed")]
+    Transactions(#[from] crate::txn::TxnStoreError),
     #[error("{context}")]
     Io {
         context: String,

@@ -11,7 +11,8 @@ use super::limits::ConnectionLimits;
 use super::state::BrokerState;
 use super::{connection, meta_properties, BrokerConfig, BrokerError};
 use crate::group::GroupCoordinator;
-use crate::metadata::{RegistryOptions, TopicRegistry};
+use crate::metadata::{FileProducerIdBlocks, ProducerIdManager, RegistryOptions, TopicRegistry};
+use crate::txn::TransactionCoordinator;
 
 /// Runs a broker on `listener` until `shutdown` fires.
 ///
@@ -72,6 +73,22 @@ pub async fn run(
             return Err(error.into());
         }
     };
+    // The transaction coordinator replays `__transaction_state` and finishes the
+    // transactions decided before a crash (their markers reach the group coordinator
+    // too) before the first connection.
+    let txn_tasks = TaskTracker::new();
+    let txns = start_transactions(&config, &topics, &groups, &txn_tasks, shutdown.child_token()).await;
+    let txns = match txns {
+        Ok(txns) => txns,
+        Err(error) => {
+            txn_tasks.close();
+            txn_tasks.wait().await;
+            group_tasks.close();
+            group_tasks.wait().await;
+            stop_partitions(&partitions_shutdown, &partition_tasks).await;
+            return Err(error);
+        }
+    };
     tracing::info!(
         topics = topics.all().len(),
         elapsed_ms = loading.elapsed().as_millis() as u64,
@@ -84,6 +101,7 @@ pub async fn run(
         advertised_port: i32::from(advertised_port),
         topics,
         groups,
+        txns,
         config,
     });
     tracing::info!(
@@ -136,12 +154,34 @@ pub async fn run(
     drop(listener);
     connections.close();
     connections.wait().await;
-    // Group writes still in flight land before the partitions close.
+    // Coordinator writes still in flight land before the partitions close.
+    txn_tasks.close();
+    txn_tasks.wait().await;
     group_tasks.close();
     group_tasks.wait().await;
     stop_partitions(&partitions_shutdown, &partition_tasks).await;
     tracing::info!("broker stopped");
     Ok(())
+}
+
+async fn start_transactions(
+    config: &BrokerConfig,
+    topics: &Arc<TopicRegistry>,
+    groups: &GroupCoordinator,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Result<TransactionCoordinator, BrokerError> {
+    let blocks = FileProducerIdBlocks::open(&config.data_dir)?;
+    let producer_ids = Arc::new(ProducerIdManager::new(Box::new(blocks)));
+    Ok(TransactionCoordinator::start(
+        config.txn.clone(),
+        topics.clone(),
+        groups.clone(),
+        producer_ids,
+        tasks,
+        shutdown,
+    )
+    .await?)
 }
 
 async fn stop_partitions(shutdown: &CancellationToken, tasks: &TaskTracker) {

@@ -1,10 +1,11 @@
 //! What every connection shares: configuration, identity, the topic registry and the
-//! group coordinator.
+//! group and transaction coordinators.
 
 use std::sync::Arc;
 
 use crate::group::GroupCoordinator;
 use crate::metadata::TopicRegistry;
+use crate::txn::TransactionCoordinator;
 
 use super::BrokerConfig;
 
@@ -18,4 +19,5 @@ pub(crate) struct BrokerState {
     /// Shared with the group coordinator, which writes `__consumer_offsets`.
     pub(crate) topics: Arc<TopicRegistry>,
     pub(crate) groups: GroupCoordinator,
+    pub(crate) txns: TransactionCoordinator,
 }

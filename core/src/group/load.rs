@@ -112,3 +112,29 @@ fn restore(id: String, value: GroupValue, now: Instant, now_ms: i64) -> Group {
     };
     group
 }
+
+/// The offsets of transactions still open in `__consumer_offsets`, to be applied or
+/// dropped when their markers arrive.
+pub(super) fn pending_txn_offsets(
+    open: HashMap<i64, Vec<(RecordKey, Option<RecordValue>)>>,
+) -> HashMap<i64, super::txn_offsets::PendingOffsets> {
+    open.into_iter()
+        .map(|(producer_id, records)| {
+            let offsets = records
+                .into_iter()
+                .filter_map(|(key, value)| match (key, value) {
+                    (
+                        RecordKey::Offset {
+                            group,
+                            topic,
+                            partition,
+                        },
+                        Some(RecordValue::Offset(value)),
+                    ) => Some((group, (topic, partition), value)),
+                    _ => None,
+                })
+                .collect();
+            (producer_id, offsets)
+        })
+        .collect()
+}

@@ -39,6 +39,7 @@ mod store;
 mod subscription;
 mod sync;
 mod timers;
+mod txn_offsets;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -62,6 +63,12 @@ use self::store::{OffsetsLog, PendingWrite};
 use crate::metadata::TopicRegistry;
 use crate::protocol::ErrorCode;
 
+/// The partition of an internal topic with `partitions` partitions that holds `key`
+/// (a group id, a transactional id): Java's `String.hashCode`, as Kafka places them.
+pub fn partition_for_key(key: &str, partitions: i32) -> i32 {
+    records::partition_for(key, partitions)
+}
+
 /// Who sent a request, as DescribeGroups reports members.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -82,6 +89,8 @@ struct Inner {
     log: OffsetsLog,
     clock: Clock,
     groups: Mutex<HashMap<String, Group>>,
+    /// Transactional offsets awaiting their transaction's marker, by producer id.
+    pending_txn_offsets: std::sync::Mutex<HashMap<i64, txn_offsets::PendingOffsets>>,
     /// Wakes the timer task when a deadline may have moved earlier.
     deadlines_changed: Notify,
     shutdown: CancellationToken,
@@ -104,8 +113,9 @@ impl GroupCoordinator {
     ) -> Result<GroupCoordinator, StoreError> {
         let log = OffsetsLog::new(topics, config.offsets_topic_partitions);
         let clock = Clock::new();
-        let records = log.load().await?;
-        let groups = load::rebuild(records, tokio::time::Instant::now(), clock.now_ms());
+        let loaded = log.load().await?;
+        let groups = load::rebuild(loaded.records, tokio::time::Instant::now(), clock.now_ms());
+        let pending = load::pending_txn_offsets(loaded.open_txns);
         if !groups.is_empty() {
             tracing::info!(groups = groups.len(), "loaded groups from {OFFSETS_TOPIC}");
         }
@@ -114,6 +124,7 @@ impl GroupCoordinator {
             log,
             clock,
             groups: Mutex::new(groups),
+            pending_txn_offsets: std::sync::Mutex::new(pending),
             deadlines_changed: Notify::new(),
             shutdown,
             tasks: tasks.clone(),
@@ -131,7 +142,7 @@ impl Inner {
         records: Vec<(RecordKey, Option<Vec<u8>>)>,
     ) -> QueuedWrite {
         self.log
-            .start_write(group, records, self.clock.now_ms())
+            .start_write(group, records, self.clock.now_ms(), None)
             .await
     }
 

@@ -4,12 +4,14 @@
 //! Each write is one uncompressed magic-v2 batch (the log layer's builder) holding one
 //! group's records, so a group's changes land atomically and in order on one partition.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::records::{self, RecordKey, RecordValue};
+use crate::log::batch::control;
 use crate::log::batch::record::RecordIter;
 use crate::log::batch::{BatchIter, RecordBatchBuilder, HEADER_SIZE};
 use crate::log::{AppendInfo, LogError};
@@ -110,12 +112,21 @@ impl OffsetsLog {
         }
     }
 
-    /// Queues `records` of `group` as one batch on the group's partition.
+    /// The handle of partition `index`, if the topic exists.
+    pub(crate) fn partition(&self, index: i32) -> Option<PartitionHandle> {
+        self.topics
+            .get(OFFSETS_TOPIC)
+            .and_then(|topic| topic.partition(index).cloned())
+    }
+
+    /// Queues `records` of `group` as one batch on the group's partition; with a
+    /// producer, as that producer's transactional batch (TxnOffsetCommit).
     pub(crate) async fn start_write(
         &self,
         group: &str,
         records: Vec<Record>,
         now_ms: i64,
+        producer: Option<(i64, i16)>,
     ) -> Result<PendingWrite, ErrorCode> {
         let topic = self.topic().await.map_err(|error| {
             tracing::warn!(error = %super::error_chain(&error), "no offsets topic");
@@ -126,24 +137,31 @@ impl OffsetsLog {
             .partition(index)
             .ok_or(ErrorCode::CoordinatorNotAvailable)?
             .clone();
-        let mut batch = RecordBatchBuilder::new();
+        let mut batch = match producer {
+            Some((id, epoch)) => RecordBatchBuilder::new()
+                .producer(id, epoch, -1)
+                .transactional(),
+            None => RecordBatchBuilder::new(),
+        };
         for (key, value) in &records {
             batch.push(now_ms, Some(&records::encode_key(key)), value.as_deref());
         }
-        let reply = partition
-            .start_append(batch.build())
-            .await
-            .map_err(|e| write_error_code(&e))?;
+        let queued = match producer {
+            Some(_) => partition.start_coordinator_append(batch.build()).await,
+            None => partition.start_append(batch.build()).await,
+        };
+        let reply = queued.map_err(|e| write_error_code(&e))?;
         Ok(PendingWrite { partition, reply })
     }
 
-    /// Every record of every partition, each partition in log order. Empty when the
-    /// topic does not exist yet.
-    pub(crate) async fn load(&self) -> Result<Vec<(RecordKey, Option<RecordValue>)>, StoreError> {
+    /// Every record of every partition, each partition in log order, records of a
+    /// committed transaction where its COMMIT marker is. Empty when the topic does not
+    /// exist yet.
+    pub(crate) async fn load(&self) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded::default();
         let Some(topic) = self.topics.get(OFFSETS_TOPIC) else {
-            return Ok(Vec::new());
+            return Ok(loaded);
         };
-        let mut loaded = Vec::new();
         for partition in &topic.partitions {
             load_partition(partition, &mut loaded).await?;
         }
@@ -151,10 +169,18 @@ impl OffsetsLog {
     }
 }
 
-async fn load_partition(
-    partition: &PartitionHandle,
-    out: &mut Vec<(RecordKey, Option<RecordValue>)>,
-) -> Result<(), StoreError> {
+/// A replay of `__consumer_offsets`.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    /// Records in effect, in order.
+    pub(crate) records: Vec<(RecordKey, Option<RecordValue>)>,
+    /// Records of transactions with no marker yet, by producer id.
+    pub(crate) open_txns: HashMap<i64, Vec<(RecordKey, Option<RecordValue>)>>,
+}
+
+async fn load_partition(partition: &PartitionHandle, loaded: &mut Loaded) -> Result<(), StoreError> {
+    let out = &mut loaded.records;
+    let mut open: HashMap<i64, Vec<(RecordKey, Option<RecordValue>)>> = HashMap::new();
     let read_error = |source| StoreError::Read {
         partition: partition.partition(),
         source,
@@ -169,10 +195,25 @@ async fn load_partition(
         let mut next = offset;
         for batch in BatchIter::new(chunk) {
             next = batch.header.last_offset() + 1;
-            if batch.header.compression() != 0 || batch.header.is_control() {
-                // Weir writes neither; a foreign compressed batch is skipped, not misread.
+            if batch.header.is_control() {
+                let producer_id = batch.header.producer_id;
+                if let Some(marker) = control::parse_marker(&batch.bytes) {
+                    let records = open.remove(&producer_id).unwrap_or_default();
+                    if marker.control_type.is_commit() {
+                        out.extend(records);
+                    }
+                }
                 continue;
             }
+            if batch.header.compression() != 0 {
+                // Weir writes none; a foreign compressed batch is skipped, not misread.
+                continue;
+            }
+            let target = if batch.header.is_transactional() {
+                open.entry(batch.header.producer_id).or_default()
+            } else {
+                &mut *out
+            };
             for (key, value) in batch_records(&batch.bytes, batch.header.records_count) {
                 let Some(key) = key else { continue };
                 let key = match records::decode_key(&key) {
@@ -189,7 +230,7 @@ async fn load_partition(
                         continue;
                     }
                 };
-                out.push((key, value));
+                target.push((key, value));
             }
         }
         if next <= offset {
@@ -203,6 +244,13 @@ async fn load_partition(
             break;
         }
         offset = next;
+    }
+    for (producer_id, records) in open {
+        loaded
+            .open_txns
+            .entry(producer_id)
+            .or_default()
+            .extend(records);
     }
     Ok(())
 }

@@ -47,6 +47,12 @@ pub use error::LogError;
 pub use local_log::{AppendInfo, Log};
 pub use txn_index::AbortedTxn;
 
+/// Writes a small file so that a crash leaves the old or the new contents, fsynced
+/// (temporary file, rename, directory sync), through the log's storage layer.
+pub fn write_file_atomically(path: &std::path::Path, contents: &[u8]) -> Result<(), LogError> {
+    fs::write_atomically(path, contents)
+}
+
 /// The directory name of a partition's log: `<topic>-<partition>`, as in Kafka.
 pub fn partition_dir_name(topic: &str, partition: i32) -> String {
     format!("{topic}-{partition}")

@@ -4,12 +4,14 @@
 //! quorum replaces the file, not the API, when Weir becomes a cluster.
 
 mod error;
+pub mod producer_ids;
 mod registry;
 mod store;
 mod topic;
 pub mod topic_config;
 
 pub use error::MetadataError;
+pub use producer_ids::{FileProducerIdBlocks, ProducerIdBlocks, ProducerIdManager};
 pub use registry::{RegistryOptions, TopicRegistry};
 pub use topic::{validate_topic_name, Topic};
 pub use topic_config::{ConfigError, TopicConfigs, TopicDefaults};

@@ -269,6 +269,8 @@ pub(crate) fn validate_value(name: &str, kind: ConfigType, value: &str) -> Resul
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopicDefaults {
     values: BTreeMap<&'static str, String>,
+    /// `producer.id.expiration.ms`: a broker setting every log applies.
+    producer_id_expiration_ms: Option<i64>,
 }
 
 impl TopicDefaults {
@@ -284,6 +286,17 @@ impl TopicDefaults {
         validate_value(broker_key, def.kind, value)?;
         self.values.insert(def.name, value.trim().to_owned());
         Ok(true)
+    }
+
+    /// Sets `producer.id.expiration.ms`, which every partition's producer state uses.
+    pub fn set_producer_id_expiration_ms(&mut self, ms: i64) {
+        self.producer_id_expiration_ms = Some(ms);
+    }
+
+    /// `producer.id.expiration.ms` in force.
+    pub fn producer_id_expiration_ms(&self) -> i64 {
+        self.producer_id_expiration_ms
+            .unwrap_or(LogConfig::default().producer_id_expiration_ms)
     }
 
     /// The broker's value for a topic config, if the broker sets one.
@@ -413,7 +426,7 @@ impl TopicConfigs {
             delete_retention_ms: self.long("delete.retention.ms", defaults),
             min_cleanable_dirty_ratio: self.double("min.cleanable.dirty.ratio", defaults),
             min_compaction_lag_ms: self.long("min.compaction.lag.ms", defaults),
-            ..LogConfig::default()
+            producer_id_expiration_ms: defaults.producer_id_expiration_ms(),
         }
     }
 }

@@ -3,8 +3,10 @@
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::{OffsetSpec, TimestampAndOffset};
+use super::{IsolationLevel, OffsetSpec, ReadResult, TimestampAndOffset};
+use crate::log::batch::control::EndTxnMarker;
 use crate::log::cleaner::CleanedSegments;
+use crate::log::producer::ProducerEntry;
 use crate::log::{AppendInfo, LogConfig, LogError};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, LogError>>;
@@ -13,12 +15,24 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T, LogError>>;
 pub(super) enum Command {
     Append {
         records: Bytes,
+        /// The group coordinator's transactional offsets: no sequence checks.
+        as_coordinator: bool,
+        reply: Reply<AppendInfo>,
+    },
+    WriteMarker {
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: EndTxnMarker,
         reply: Reply<AppendInfo>,
     },
     Read {
         offset: i64,
         max_bytes: usize,
-        reply: Reply<Bytes>,
+        isolation: IsolationLevel,
+        reply: Reply<ReadResult>,
+    },
+    DescribeProducers {
+        reply: Reply<Vec<ProducerEntry>>,
     },
     ListOffset {
         spec: OffsetSpec,

@@ -6,7 +6,9 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::command::Command;
-use super::{OffsetSpec, PartitionOffsets, TimestampAndOffset};
+use super::{IsolationLevel, OffsetSpec, PartitionOffsets, ReadResult, TimestampAndOffset};
+use crate::log::batch::control::EndTxnMarker;
+use crate::log::producer::ProducerEntry;
 use crate::log::{AppendInfo, LogConfig, LogError};
 
 /// Why a partition request failed.
@@ -67,9 +69,53 @@ impl PartitionHandle {
         &self,
         records: Bytes,
     ) -> Result<oneshot::Receiver<Result<AppendInfo, LogError>>, PartitionError> {
+        self.queue_append(records, false).await
+    }
+
+    /// [`start_append`](Self::start_append) for the group coordinator's transactional
+    /// offset commits (the producer's epoch is checked, not its sequence).
+    pub async fn start_coordinator_append(
+        &self,
+        records: Bytes,
+    ) -> Result<oneshot::Receiver<Result<AppendInfo, LogError>>, PartitionError> {
+        self.queue_append(records, true).await
+    }
+
+    async fn queue_append(
+        &self,
+        records: Bytes,
+        as_coordinator: bool,
+    ) -> Result<oneshot::Receiver<Result<AppendInfo, LogError>>, PartitionError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Append { records, reply }).await?;
+        self.send(Command::Append {
+            records,
+            as_coordinator,
+            reply,
+        })
+        .await?;
         Ok(rx)
+    }
+
+    /// Writes a transaction marker for `producer_id`.
+    pub async fn write_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: EndTxnMarker,
+    ) -> Result<AppendInfo, PartitionError> {
+        self.request(|reply| Command::WriteMarker {
+            producer_id,
+            producer_epoch,
+            marker,
+            reply,
+        })
+        .await
+    }
+
+    /// The producers this partition remembers.
+    pub async fn describe_producers(&self) -> Result<Vec<ProducerEntry>, PartitionError> {
+        self.request(|reply| Command::DescribeProducers { reply })
+            .await
     }
 
     /// Awaits an append queued by [`start_append`](Self::start_append).
@@ -80,10 +126,25 @@ impl PartitionHandle {
         Ok(pending.await.map_err(|_| self.closed())??)
     }
 
+    /// Whole batches from `offset`, read_uncommitted.
     pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, PartitionError> {
+        Ok(self
+            .read_isolated(offset, max_bytes, IsolationLevel::ReadUncommitted)
+            .await?
+            .records)
+    }
+
+    /// Whole batches from `offset` as `isolation` allows.
+    pub async fn read_isolated(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        isolation: IsolationLevel,
+    ) -> Result<ReadResult, PartitionError> {
         self.request(|reply| Command::Read {
             offset,
             max_bytes,
+            isolation,
             reply,
         })
         .await

@@ -12,6 +12,7 @@ mod handle;
 mod owner;
 
 pub use handle::{PartitionError, PartitionHandle};
+pub use crate::log::producer::ProducerEntry;
 pub(crate) use owner::now_ms;
 pub use owner::spawn_partition;
 
@@ -22,6 +23,8 @@ pub enum OffsetSpec {
     Earliest,
     /// The log end offset, which on a single replica is the high watermark (`-1`).
     Latest,
+    /// The last stable offset: `Latest` for a read_committed ListOffsets.
+    LastStable,
     /// The offset of the record with the largest timestamp (`-3`, KIP-734).
     MaxTimestamp,
     /// The first offset whose timestamp is at or after the given time.
@@ -35,8 +38,39 @@ pub struct PartitionOffsets {
     /// One past the last committed offset. With a single replica every appended batch
     /// is committed as soon as it is written.
     pub high_watermark: i64,
+    /// Below this every transaction is decided; read_committed fetches stop here.
+    pub last_stable_offset: i64,
     /// Bytes in all segments, for DescribeLogDirs.
     pub size_bytes: u64,
+}
+
+/// Which records a read may return (a fetch's `isolation_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// Everything below the high watermark, open and aborted transactions included.
+    #[default]
+    ReadUncommitted,
+    /// Only below the last stable offset, with the aborted transactions listed.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// From the protocol's `isolation_level` byte (1 = read_committed).
+    pub fn from_protocol(level: i8) -> IsolationLevel {
+        if level == 1 {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
+        }
+    }
+}
+
+/// What a read returns: whole batches, and for read_committed the aborted
+/// transactions whose data they may hold.
+#[derive(Debug, Clone, Default)]
+pub struct ReadResult {
+    pub records: bytes::Bytes,
+    pub aborted: Option<Vec<crate::log::AbortedTxn>>,
 }
 
 /// A found offset and the timestamp that found it; `-1`/`-1` when there is none.

@@ -9,7 +9,9 @@ use tokio_util::task::TaskTracker;
 
 use super::cleaning::Cleaning;
 use super::command::Command;
-use super::{OffsetSpec, PartitionHandle, PartitionOffsets, TimestampAndOffset};
+use super::{
+    IsolationLevel, OffsetSpec, PartitionHandle, PartitionOffsets, ReadResult, TimestampAndOffset,
+};
 use crate::log::{Log, LogError};
 
 /// Requests queued per partition before senders wait: enough for a pipelining client
@@ -92,18 +94,39 @@ impl Owner {
             return;
         };
         match command {
-            Command::Append { records, reply } => {
-                let result = log.append(records, now_ms());
+            Command::Append {
+                records,
+                as_coordinator,
+                reply,
+            } => {
+                let result = if as_coordinator {
+                    log.append_as_coordinator(records, now_ms())
+                } else {
+                    log.append(records, now_ms())
+                };
+                self.publish();
+                let _ = reply.send(result);
+            }
+            Command::WriteMarker {
+                producer_id,
+                producer_epoch,
+                marker,
+                reply,
+            } => {
+                let result = log.append_marker(producer_id, producer_epoch, marker, now_ms());
                 self.publish();
                 let _ = reply.send(result);
             }
             Command::Read {
                 offset,
                 max_bytes,
+                isolation,
                 reply,
             } => {
-                let high_watermark = log.log_end_offset();
-                let _ = reply.send(log.read(offset, max_bytes, high_watermark));
+                let _ = reply.send(read(log, offset, max_bytes, isolation));
+            }
+            Command::DescribeProducers { reply } => {
+                let _ = reply.send(Ok(log.active_producers()));
             }
             Command::ListOffset { spec, reply } => {
                 let _ = reply.send(list_offset(log, spec));
@@ -136,6 +159,10 @@ impl Owner {
             return;
         };
         let now = now_ms();
+        let expired = log.remove_expired_producers(now);
+        if expired > 0 {
+            tracing::debug!(topic = %self.topic, partition = self.partition, expired, "expired idle producers");
+        }
         let result = log
             .maybe_roll(now)
             .and_then(|()| log.enforce_retention(now))
@@ -175,10 +202,38 @@ impl Owner {
     }
 }
 
+/// Reads up to the high watermark, or for read_committed up to the last stable offset
+/// with the aborted transactions of the range read.
+fn read(
+    log: &Log,
+    offset: i64,
+    max_bytes: usize,
+    isolation: IsolationLevel,
+) -> Result<ReadResult, LogError> {
+    let upper_bound = match isolation {
+        IsolationLevel::ReadUncommitted => log.log_end_offset(),
+        IsolationLevel::ReadCommitted => log.last_stable_offset(),
+    };
+    let records = log.read(offset, max_bytes, upper_bound)?;
+    let aborted = (isolation == IsolationLevel::ReadCommitted).then(|| {
+        let end = last_offset_of(&records).map_or(offset, |last| last + 1);
+        log.aborted_transactions(offset, end)
+    });
+    Ok(ReadResult { records, aborted })
+}
+
+/// The last offset of the last whole batch in `records`.
+fn last_offset_of(records: &bytes::Bytes) -> Option<i64> {
+    crate::log::batch::BatchIter::new(records.clone())
+        .last()
+        .map(|batch| batch.header.last_offset())
+}
+
 fn list_offset(log: &Log, spec: OffsetSpec) -> Result<Option<TimestampAndOffset>, LogError> {
     let found = match spec {
         OffsetSpec::Earliest => Some((-1, log.log_start_offset())),
         OffsetSpec::Latest => Some((-1, log.log_end_offset())),
+        OffsetSpec::LastStable => Some((-1, log.last_stable_offset())),
         OffsetSpec::MaxTimestamp => log.max_timestamp(),
         OffsetSpec::Timestamp(ts) => log
             .offset_for_timestamp(ts)?
@@ -191,6 +246,7 @@ fn offsets_of(log: &Log) -> PartitionOffsets {
     PartitionOffsets {
         log_start_offset: log.log_start_offset(),
         high_watermark: log.log_end_offset(),
+        last_stable_offset: log.last_stable_offset(),
         size_bytes: log.size_bytes(),
     }
 }

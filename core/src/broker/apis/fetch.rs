@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use super::errors::partition_error_code;
 use super::RequestContext;
 use crate::broker::state::BrokerState;
-use crate::partition::PartitionHandle;
+use crate::partition::{IsolationLevel, PartitionHandle};
+use crate::protocol::messages::fetch_response::AbortedTransaction;
 use crate::protocol::messages::fetch_request::FetchTopic;
 use crate::protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use crate::protocol::messages::{FetchRequest, FetchResponse};
@@ -59,6 +60,7 @@ pub(super) async fn handle(
         })
         .collect();
 
+    let isolation = IsolationLevel::from_protocol(request.isolation_level);
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let deadline =
@@ -74,7 +76,7 @@ pub(super) async fn handle(
         for watch in &mut watches {
             watch.borrow_and_update();
         }
-        let (responses, bytes, any_error) = read_all(&topics, max_bytes).await;
+        let (responses, bytes, any_error) = read_all(&topics, max_bytes, isolation).await;
         let waited_out = Instant::now() >= deadline;
         if bytes >= min_bytes || any_error || waited_out || watches.is_empty() {
             return FetchResponse {
@@ -108,6 +110,7 @@ pub(super) fn encoded_size_hint(response: &FetchResponse) -> usize {
 async fn read_all(
     topics: &[(FetchTopic, Vec<Wanted>)],
     max_bytes: usize,
+    isolation: IsolationLevel,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let mut total = 0usize;
     let mut any_error = false;
@@ -122,7 +125,7 @@ async fn read_all(
             } else {
                 w.max_bytes.min(max_bytes.saturating_sub(total))
             };
-            let data = read_one(w, budget).await;
+            let data = read_one(w, budget, isolation).await;
             any_error |= data.error_code != ErrorCode::None.code();
             total += data.records.as_ref().map_or(0, Bytes::len);
             partitions.push(data);
@@ -137,7 +140,7 @@ async fn read_all(
     (responses, total, any_error)
 }
 
-async fn read_one(wanted: &Wanted, budget: usize) -> PartitionData {
+async fn read_one(wanted: &Wanted, budget: usize, isolation: IsolationLevel) -> PartitionData {
     let mut data = PartitionData {
         partition_index: wanted.index,
         records: Some(Bytes::new()),
@@ -152,7 +155,7 @@ async fn read_one(wanted: &Wanted, budget: usize) -> PartitionData {
     };
     let offsets = partition.offsets();
     data.high_watermark = offsets.high_watermark;
-    data.last_stable_offset = offsets.high_watermark;
+    data.last_stable_offset = offsets.last_stable_offset;
     data.log_start_offset = offsets.log_start_offset;
     if wanted.fetch_offset < offsets.log_start_offset
         || wanted.fetch_offset > offsets.high_watermark
@@ -160,11 +163,32 @@ async fn read_one(wanted: &Wanted, budget: usize) -> PartitionData {
         data.error_code = ErrorCode::OffsetOutOfRange.code();
         return data;
     }
-    if wanted.fetch_offset == offsets.high_watermark || budget == 0 {
+    let readable_end = match isolation {
+        IsolationLevel::ReadUncommitted => offsets.high_watermark,
+        IsolationLevel::ReadCommitted => offsets.last_stable_offset,
+    };
+    if wanted.fetch_offset >= readable_end || budget == 0 {
         return data;
     }
-    match partition.read(wanted.fetch_offset, budget).await {
-        Ok(records) => data.records = Some(records),
+    match partition
+        .read_isolated(wanted.fetch_offset, budget, isolation)
+        .await
+    {
+        Ok(read) => {
+            data.records = Some(read.records);
+            // read_committed: the aborted transactions of the range, so the consumer
+            // drops their records (null for read_uncommitted, as Kafka sends).
+            data.aborted_transactions = read.aborted.map(|aborted| {
+                aborted
+                    .into_iter()
+                    .map(|txn| AbortedTransaction {
+                        producer_id: txn.producer_id,
+                        first_offset: txn.first_offset,
+                        ..Default::default()
+                    })
+                    .collect()
+            });
+        }
         Err(error) => data.error_code = partition_error_code(&error).code(),
     }
     data

@@ -1,4 +1,4 @@
-//! FindCoordinator: this broker coordinates every group; transactions are not served.
+//! FindCoordinator: this broker coordinates every group and every transactional id.
 
 use super::RequestContext;
 use crate::broker::state::BrokerState;
@@ -7,6 +7,7 @@ use crate::protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse}
 use crate::protocol::ErrorCode;
 
 const GROUP_KEY: i8 = 0;
+const TRANSACTION_KEY: i8 = 1;
 
 pub(super) fn handle(
     state: &BrokerState,
@@ -21,10 +22,12 @@ pub(super) fn handle(
             port: state.advertised_port,
             ..Default::default()
         };
-        if request.key_type != GROUP_KEY {
-            coordinator.error_code = ErrorCode::CoordinatorNotAvailable.code();
-            coordinator.error_message =
-                Some("transactions are not supported by this broker yet".into());
+        if request.key_type != GROUP_KEY && request.key_type != TRANSACTION_KEY {
+            coordinator.error_code = ErrorCode::InvalidRequest.code();
+            coordinator.error_message = Some(format!(
+                "unknown coordinator key type {} (0 = group, 1 = transaction)",
+                request.key_type
+            ));
             coordinator.node_id = -1;
             coordinator.host = String::new();
             coordinator.port = -1;

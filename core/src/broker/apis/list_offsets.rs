@@ -20,6 +20,12 @@ pub(super) async fn handle(
     state: &BrokerState,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
+    // read_committed consumers start "at the end" from the last stable offset.
+    let latest = if request.isolation_level == 1 {
+        OffsetSpec::LastStable
+    } else {
+        OffsetSpec::Latest
+    };
     let mut topics = Vec::with_capacity(request.topics.len());
     for requested in request.topics {
         let topic = state.topics.get(&requested.name);
@@ -39,7 +45,7 @@ pub(super) async fn handle(
                 continue;
             };
             let spec = match p.timestamp {
-                LATEST => OffsetSpec::Latest,
+                LATEST => latest,
                 EARLIEST | EARLIEST_LOCAL => OffsetSpec::Earliest,
                 MAX_TIMESTAMP => OffsetSpec::MaxTimestamp,
                 ts if ts >= 0 => OffsetSpec::Timestamp(ts),

@@ -22,6 +22,8 @@ mod offset_fetch;
 mod produce;
 mod sync_group;
 mod topics;
+mod transactions;
+mod txn_admin;
 mod versions;
 
 use std::net::SocketAddr;
@@ -181,6 +183,25 @@ async fn serve(state: &BrokerState, ctx: &RequestContext, body: RequestBody) -> 
         RequestBody::ListGroups(r) => ctx.encode(&groups::list(state, r).await),
         RequestBody::DescribeGroups(r) => ctx.encode(&groups::describe(state, ctx, r).await),
         RequestBody::DeleteGroups(r) => ctx.encode(&groups::delete(state, r).await),
+        RequestBody::InitProducerId(r) => {
+            ctx.encode(&transactions::init_producer_id(state, ctx, r).await)
+        }
+        RequestBody::AddPartitionsToTxn(r) => {
+            ctx.encode(&transactions::add_partitions(state, ctx, r).await)
+        }
+        RequestBody::AddOffsetsToTxn(r) => ctx.encode(&transactions::add_offsets(state, ctx, r).await),
+        RequestBody::EndTxn(r) => ctx.encode(&transactions::end_txn(state, ctx, r).await),
+        RequestBody::TxnOffsetCommit(r) => {
+            ctx.encode(&transactions::txn_offset_commit(state, ctx, r).await)
+        }
+        RequestBody::WriteTxnMarkers(r) => ctx.encode(&txn_admin::write_txn_markers(state, r).await),
+        RequestBody::DescribeProducers(r) => {
+            ctx.encode(&txn_admin::describe_producers(state, r).await)
+        }
+        RequestBody::ListTransactions(r) => ctx.encode(&txn_admin::list_transactions(state, r).await),
+        RequestBody::DescribeTransactions(r) => {
+            ctx.encode(&txn_admin::describe_transactions(state, r).await)
+        }
         other => unreachable!(
             "versions::supported admitted {} without a handler",
             other.api_key().name()

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use super::errors::{message, partition_error_code};
 use super::RequestContext;
 use crate::broker::state::BrokerState;
+use crate::log::batch::RecordBatchHeader;
 use crate::log::{AppendInfo, LogError};
 use crate::partition::PartitionHandle;
 use crate::protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -70,6 +71,18 @@ pub(super) async fn start(
                 ));
                 continue;
             };
+            if let Err((code, text)) = check_transactional(
+                &state,
+                request.transactional_id.as_deref(),
+                &topic_data.name,
+                index,
+                &records,
+            )
+            .await
+            {
+                slots.push(fail(code, Some(text)));
+                continue;
+            }
             match partition.start_append(records).await {
                 Ok(pending) => slots.push(Slot::Appending {
                     index,
@@ -119,13 +132,54 @@ fn refusal(ctx: &RequestContext, request: &ProduceRequest) -> Option<(ErrorCode,
             format!("acks must be -1 (all), 0 or 1, not {}", request.acks),
         ));
     }
-    if request.transactional_id.is_some() {
-        return Some((
-            ErrorCode::InvalidRequest,
-            "transactional produce is not supported by this broker".into(),
-        ));
-    }
     None
+}
+
+/// A transactional batch is appended only if its partition was added to the
+/// producer's open transaction (KIP-890): otherwise a late or stray write would open a
+/// transaction on the partition that no coordinator will ever end, and hold its last
+/// stable offset back for good.
+async fn check_transactional(
+    state: &BrokerState,
+    transactional_id: Option<&str>,
+    topic: &str,
+    partition: i32,
+    records: &bytes::Bytes,
+) -> Result<(), (ErrorCode, String)> {
+    let Some(header) = RecordBatchHeader::parse(records) else {
+        return Ok(());
+    };
+    if !header.is_transactional() {
+        return Ok(());
+    }
+    let Some(transactional_id) = transactional_id else {
+        return Err((
+            ErrorCode::InvalidTxnState,
+            "a transactional batch needs the request's transactional id".into(),
+        ));
+    };
+    let code = state
+        .txns
+        .verify_partition(
+            transactional_id,
+            header.producer_id,
+            header.producer_epoch,
+            (topic.to_owned(), partition),
+        )
+        .await;
+    match code {
+        ErrorCode::None => Ok(()),
+        // The partition's own check says INVALID_PRODUCER_EPOCH for a zombie.
+        ErrorCode::ProducerFenced => Err((
+            ErrorCode::InvalidProducerEpoch,
+            format!("producer epoch {} of '{transactional_id}' is fenced", header.producer_epoch),
+        )),
+        ErrorCode::InvalidTxnState => Err((
+            code,
+            format!("{topic}-{partition} is not part of the open transaction of '{transactional_id}' (AddPartitionsToTxn first)"),
+        )),
+        code => Err((code, format!("transactional id '{transactional_id}': {}", code.name()))),
+    }
 }
 
 async fn finish(slot: Slot) -> PartitionProduceResponse {

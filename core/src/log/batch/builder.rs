@@ -17,6 +17,7 @@ pub struct RecordBatchBuilder {
     base_timestamp: i64,
     max_timestamp: i64,
     producer: Option<(i64, i16, i32)>,
+    transactional: bool,
 }
 
 impl RecordBatchBuilder {
@@ -31,6 +32,12 @@ impl RecordBatchBuilder {
     /// Sets producer id, epoch and base sequence (idempotent producers).
     pub fn producer(mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Self {
         self.producer = Some((producer_id, producer_epoch, base_sequence));
+        self
+    }
+
+    /// Marks the batch as part of its producer's transaction.
+    pub fn transactional(mut self) -> Self {
+        self.transactional = true;
         self
     }
 
@@ -81,7 +88,8 @@ impl RecordBatchBuilder {
         out.extend_from_slice(&(-1i32).to_be_bytes()); // partitionLeaderEpoch
         out.push(MAGIC_V2 as u8);
         out.extend_from_slice(&0u32.to_be_bytes()); // crc, filled below
-        out.extend_from_slice(&0i16.to_be_bytes()); // attributes
+        let attributes: i16 = if self.transactional { 0x10 } else { 0 };
+        out.extend_from_slice(&attributes.to_be_bytes());
         out.extend_from_slice(&(self.count - 1).max(0).to_be_bytes()); // lastOffsetDelta
         out.extend_from_slice(&self.base_timestamp.to_be_bytes());
         out.extend_from_slice(&self.max_timestamp.to_be_bytes());
