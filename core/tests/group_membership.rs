@@ -19,7 +19,7 @@ const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
 const UNKNOWN_MEMBER_ID: i16 = 25;
 const INVALID_SESSION_TIMEOUT: i16 = 26;
 const REBALANCE_IN_PROGRESS: i16 = 27;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+const INVALID_REQUEST: i16 = 42;
 const FENCED_INSTANCE_ID: i16 = 82;
 
 fn heartbeat(group: &str, generation: i32, member: &str) -> HeartbeatRequest {
@@ -56,7 +56,7 @@ fn sync(
 }
 
 #[tokio::test]
-async fn find_coordinator_names_this_broker_for_groups_only() {
+async fn find_coordinator_names_this_broker_for_groups_and_transactions() {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path()).await;
     let mut client = broker.client().await;
@@ -95,7 +95,19 @@ async fn find_coordinator_names_this_broker_for_groups_only() {
             3,
         )
         .await;
-    assert_eq!(txn.error_code, COORDINATOR_NOT_AVAILABLE);
+    assert_eq!((txn.error_code, txn.node_id), (NONE, 1));
+    assert_eq!(txn.port, broker.addr.port() as i32);
+    let unknown = client
+        .send(
+            &FindCoordinatorRequest {
+                key: "x".into(),
+                key_type: 7,
+                ..Default::default()
+            },
+            3,
+        )
+        .await;
+    assert_eq!(unknown.error_code, INVALID_REQUEST);
     broker.stop().await;
 }
 

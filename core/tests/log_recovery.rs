@@ -232,6 +232,8 @@ fn leftover_files_of_interrupted_operations_are_cleared() {
             "00000000000000000000.index",
             "00000000000000000000.log",
             "00000000000000000000.timeindex",
+            // The producer state snapshot written at close, named by the log end.
+            "00000000000000000002.snapshot",
             "log-start-offset-checkpoint",
             "recovery-point-offset-checkpoint",
         ]

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::group::GroupConfig;
-use crate::txn::TxnConfig;
 use crate::metadata::topic_config::{validate_value, ConfigType, TOPIC_CONFIGS};
 use crate::metadata::{ConfigError, TopicDefaults};
+use crate::txn::TxnConfig;
 
 /// Kafka's default `socket.request.max.bytes`: 100 MiB.
 pub const DEFAULT_REQUEST_MAX_BYTES: usize = 100 * 1024 * 1024;
@@ -170,9 +170,7 @@ impl BrokerConfig {
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.txn.abort_timed_out_interval = Duration::from_millis(int(1)? as u64)
             }
-            "transactional.id.expiration.ms" => {
-                self.txn.transactional_id_expiration_ms = int(1)?
-            }
+            "transactional.id.expiration.ms" => self.txn.transactional_id_expiration_ms = int(1)?,
             "transaction.remove.expired.transaction.cleanup.interval.ms" => {
                 self.txn.remove_expired_interval = Duration::from_millis(int(1)? as u64)
             }

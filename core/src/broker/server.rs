@@ -77,7 +77,14 @@ pub async fn run(
     // transactions decided before a crash (their markers reach the group coordinator
     // too) before the first connection.
     let txn_tasks = TaskTracker::new();
-    let txns = start_transactions(&config, &topics, &groups, &txn_tasks, shutdown.child_token()).await;
+    let txns = start_transactions(
+        &config,
+        &topics,
+        &groups,
+        &txn_tasks,
+        shutdown.child_token(),
+    )
+    .await;
     let txns = match txns {
         Ok(txns) => txns,
         Err(error) => {

@@ -178,7 +178,10 @@ pub(crate) struct Loaded {
     pub(crate) open_txns: HashMap<i64, Vec<(RecordKey, Option<RecordValue>)>>,
 }
 
-async fn load_partition(partition: &PartitionHandle, loaded: &mut Loaded) -> Result<(), StoreError> {
+async fn load_partition(
+    partition: &PartitionHandle,
+    loaded: &mut Loaded,
+) -> Result<(), StoreError> {
     let out = &mut loaded.records;
     let mut open: HashMap<i64, Vec<(RecordKey, Option<RecordValue>)>> = HashMap::new();
     let read_error = |source| StoreError::Read {

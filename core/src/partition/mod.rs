@@ -11,8 +11,8 @@ mod command;
 mod handle;
 mod owner;
 
-pub use handle::{PartitionError, PartitionHandle};
 pub use crate::log::producer::ProducerEntry;
+pub use handle::{PartitionError, PartitionHandle};
 pub(crate) use owner::now_ms;
 pub use owner::spawn_partition;
 

@@ -85,7 +85,12 @@ impl TransactionCoordinator {
         let count = loaded.len();
         let txns = loaded
             .into_iter()
-            .map(|meta| (meta.transactional_id.clone(), Arc::new(Mutex::new(Some(meta)))))
+            .map(|meta| {
+                (
+                    meta.transactional_id.clone(),
+                    Arc::new(Mutex::new(Some(meta))),
+                )
+            })
             .collect();
         let coordinator = TransactionCoordinator {
             inner: Arc::new(Inner {
@@ -97,11 +102,17 @@ impl TransactionCoordinator {
             }),
         };
         if count > 0 {
-            tracing::info!(transactional_ids = count, "loaded transactions from {TRANSACTION_STATE_TOPIC}");
+            tracing::info!(
+                transactional_ids = count,
+                "loaded transactions from {TRANSACTION_STATE_TOPIC}"
+            );
         }
         let finished = coordinator.finish_decided().await;
         if finished > 0 {
-            tracing::info!(transactions = finished, "finished transactions decided before the restart");
+            tracing::info!(
+                transactions = finished,
+                "finished transactions decided before the restart"
+            );
         }
         tasks.spawn(timers::run(coordinator.clone(), shutdown));
         Ok(coordinator)
@@ -149,7 +160,11 @@ impl TransactionCoordinator {
     async fn persist(&self, meta: &TxnMetadata) -> Result<(), ErrorCode> {
         self.inner
             .log
-            .write(&meta.transactional_id, Some(meta), crate::partition::now_ms())
+            .write(
+                &meta.transactional_id,
+                Some(meta),
+                crate::partition::now_ms(),
+            )
             .await
     }
 

@@ -294,7 +294,11 @@ impl TransactionCoordinator {
 
 /// The request's producer must be the id's current one: another id is a stale
 /// mapping, an older epoch a fenced zombie.
-fn check_producer(meta: &TxnMetadata, producer_id: i64, producer_epoch: i16) -> Result<(), ErrorCode> {
+fn check_producer(
+    meta: &TxnMetadata,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Result<(), ErrorCode> {
     if producer_id != meta.producer_id {
         return Err(ErrorCode::InvalidProducerIdMapping);
     }

@@ -130,16 +130,23 @@ impl Reader<'_> {
         Ok(self.take(1)?[0] as i8)
     }
     fn i16(&mut self) -> Result<i16, RecordError> {
-        Ok(i16::from_be_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(i16::from_be_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
     fn i32(&mut self) -> Result<i32, RecordError> {
-        Ok(i32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(i32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn i64(&mut self) -> Result<i64, RecordError> {
-        Ok(i64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(i64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn string(&mut self) -> Result<String, RecordError> {
-        let len = usize::try_from(self.i16()?).map_err(|_| RecordError("negative string length"))?;
+        let len =
+            usize::try_from(self.i16()?).map_err(|_| RecordError("negative string length"))?;
         String::from_utf8(self.take(len)?.to_vec()).map_err(|_| RecordError("string is not UTF-8"))
     }
 }
@@ -168,7 +175,10 @@ mod tests {
         let meta = TxnMetadata::new("t".into(), 1, 1, 1);
         let value = encode_value(&meta);
         for cut in 0..value.len() {
-            assert!(decode_value("t".into(), &value[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                decode_value("t".into(), &value[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut huge = value.clone();
         // One topic claiming 2^30 partitions.

@@ -118,13 +118,12 @@ impl TxnLog {
             let mut offset = partition.offsets().log_start_offset;
             let end = partition.offsets().high_watermark;
             while offset < end {
-                let chunk = partition
-                    .read(offset, LOAD_CHUNK)
-                    .await
-                    .map_err(|source| TxnStoreError::Read {
+                let chunk = partition.read(offset, LOAD_CHUNK).await.map_err(|source| {
+                    TxnStoreError::Read {
                         partition: partition.partition(),
                         source,
-                    })?;
+                    }
+                })?;
                 let mut next = offset;
                 for batch in BatchIter::new(chunk) {
                     next = batch.header.last_offset() + 1;
@@ -132,8 +131,8 @@ impl TxnLog {
                         continue;
                     }
                     let section = batch.bytes.slice(HEADER_SIZE..);
-                    for record in RecordIter::new(section, batch.header.records_count)
-                        .map_while(Result::ok)
+                    for record in
+                        RecordIter::new(section, batch.header.records_count).map_while(Result::ok)
                     {
                         let Some(key) = record.key else { continue };
                         let id = match records::decode_key(&key) {
@@ -157,7 +156,11 @@ impl TxnLog {
                     }
                 }
                 if next <= offset {
-                    tracing::warn!(partition = partition.partition(), offset, "{TRANSACTION_STATE_TOPIC} replay stopped early");
+                    tracing::warn!(
+                        partition = partition.partition(),
+                        offset,
+                        "{TRANSACTION_STATE_TOPIC} replay stopped early"
+                    );
                     break;
                 }
                 offset = next;

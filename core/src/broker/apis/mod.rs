@@ -189,16 +189,22 @@ async fn serve(state: &BrokerState, ctx: &RequestContext, body: RequestBody) -> 
         RequestBody::AddPartitionsToTxn(r) => {
             ctx.encode(&transactions::add_partitions(state, ctx, r).await)
         }
-        RequestBody::AddOffsetsToTxn(r) => ctx.encode(&transactions::add_offsets(state, ctx, r).await),
+        RequestBody::AddOffsetsToTxn(r) => {
+            ctx.encode(&transactions::add_offsets(state, ctx, r).await)
+        }
         RequestBody::EndTxn(r) => ctx.encode(&transactions::end_txn(state, ctx, r).await),
         RequestBody::TxnOffsetCommit(r) => {
             ctx.encode(&transactions::txn_offset_commit(state, ctx, r).await)
         }
-        RequestBody::WriteTxnMarkers(r) => ctx.encode(&txn_admin::write_txn_markers(state, r).await),
+        RequestBody::WriteTxnMarkers(r) => {
+            ctx.encode(&txn_admin::write_txn_markers(state, r).await)
+        }
         RequestBody::DescribeProducers(r) => {
             ctx.encode(&txn_admin::describe_producers(state, r).await)
         }
-        RequestBody::ListTransactions(r) => ctx.encode(&txn_admin::list_transactions(state, r).await),
+        RequestBody::ListTransactions(r) => {
+            ctx.encode(&txn_admin::list_transactions(state, r).await)
+        }
         RequestBody::DescribeTransactions(r) => {
             ctx.encode(&txn_admin::describe_transactions(state, r).await)
         }
