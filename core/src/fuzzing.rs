@@ -222,3 +222,49 @@ pub fn frame(data: &[u8]) {
         assert!(buf.capacity() <= capacity_bound, "{}", buf.capacity());
     }
 }
+
+/// The decoders of transaction state, each fed the same bytes: a `__transaction_state`
+/// key and value, a producer state snapshot, an aborted-transaction index, and a
+/// control batch's marker. What decodes must encode back to what decodes the same.
+pub fn txn_state(data: &[u8]) {
+    let _ = crate::txn::records::decode_key(data);
+    if let Ok(meta) = crate::txn::records::decode_value("t".into(), data) {
+        let again = crate::txn::records::encode_value(&meta);
+        let back = crate::txn::records::decode_value("t".into(), &again)
+            .expect("an encoded value decodes");
+        assert_eq!(
+            back, meta,
+            "a transaction value changed through a round trip"
+        );
+    }
+    if let Ok(entries) = crate::log::producer::snapshot::decode(data) {
+        let again = crate::log::producer::snapshot::encode(entries.iter());
+        let back =
+            crate::log::producer::snapshot::decode(&again).expect("an encoded snapshot decodes");
+        assert_eq!(back.len(), entries.len());
+    }
+    let entries = crate::log::txn_index::decode_entries(data);
+    assert!(entries.len() * 34 <= data.len());
+    let bytes = Bytes::copy_from_slice(data);
+    let _ = crate::log::batch::control::parse_marker(&bytes);
+}
+
+/// Which of [`txn_state`]'s decoders accept `data`, for checking the seeds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TxnStateDecodes {
+    pub txn_key: bool,
+    pub txn_value: bool,
+    pub snapshot: bool,
+    pub txn_index_entries: usize,
+    pub marker: bool,
+}
+
+pub fn txn_state_decodes(data: &[u8]) -> TxnStateDecodes {
+    TxnStateDecodes {
+        txn_key: crate::txn::records::decode_key(data).is_ok(),
+        txn_value: crate::txn::records::decode_value("t".into(), data).is_ok(),
+        snapshot: crate::log::producer::snapshot::decode(data).is_ok(),
+        txn_index_entries: crate::log::txn_index::decode_entries(data).len(),
+        marker: crate::log::batch::control::parse_marker(&Bytes::copy_from_slice(data)).is_some(),
+    }
+}

@@ -75,6 +75,23 @@ fn record_batch_corpus_and_regressions_parse_without_panics() {
 }
 
 #[test]
+fn txn_state_corpus_and_regressions_decode_without_panics() {
+    replay("txn_state", fuzzing::txn_state);
+}
+
+#[test]
+fn txn_state_seeds_are_what_the_broker_writes() {
+    // Seeds the decoders reject would leave the fuzzer at their front door; these were
+    // cut from a broker's own files after transactions committed and aborted.
+    let seed = |name: &str| std::fs::read(fuzz_dir().join("corpus/txn_state").join(name)).unwrap();
+    assert!(fuzzing::txn_state_decodes(&seed("snapshot-out2")).snapshot);
+    assert!(fuzzing::txn_state_decodes(&seed("txn-value-ongoing")).txn_value);
+    assert!(fuzzing::txn_state_decodes(&seed("txn-key")).txn_key);
+    assert!(fuzzing::txn_state_decodes(&seed("marker-batch")).marker);
+    assert!(fuzzing::txn_state_decodes(&seed("txnindex-out2")).txn_index_entries >= 3);
+}
+
+#[test]
 fn frame_corpus_and_regressions_are_cut_without_panics() {
     replay("frame", fuzzing::frame);
 }

@@ -40,6 +40,9 @@ API_NAMES = {
     32: "describe_configs", 33: "alter_configs", 35: "describe_log_dirs",
     36: "sasl_authenticate", 37: "create_partitions", 42: "delete_groups",
     44: "incremental_alter_configs", 47: "offset_delete", 60: "describe_cluster",
+    24: "add_partitions_to_txn", 25: "add_offsets_to_txn", 26: "end_txn",
+    27: "write_txn_markers", 28: "txn_offset_commit", 61: "describe_producers",
+    65: "describe_transactions", 66: "list_transactions",
 }
 
 
@@ -180,6 +183,26 @@ def confluent_clients(bootstrap, recorder):
     while time.time() < deadline:
         consumer.poll(0.5)
     consumer.close()
+    # Transactions: InitProducerId with a transactional id, AddPartitionsToTxn,
+    # AddOffsetsToTxn, TxnOffsetCommit, EndTxn (commit and abort), read_committed.
+    txn = confluent_kafka.Producer({**conf, "transactional.id": "cap-txn"})
+    txn.init_transactions(10)
+    for commit in (True, False):
+        txn.begin_transaction()
+        txn.produce("cap-admin", key="t", value="in a transaction")
+        txn.flush(10)
+        txn.send_offsets_to_transaction(
+            [confluent_kafka.TopicPartition("cap-admin", 0, 1)],
+            confluent_kafka.Consumer({**conf, "group.id": "cap-txn"}).consumer_group_metadata(),
+            10)
+        (txn.commit_transaction if commit else txn.abort_transaction)(10)
+    committed = confluent_kafka.Consumer({**conf, "group.id": "cap-rc", "auto.offset.reset":
+                                          "earliest", "isolation.level": "read_committed"})
+    committed.assign([confluent_kafka.TopicPartition("cap-admin", p, 0) for p in range(3)])
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        committed.poll(0.5)
+    committed.close()
     admin.delete_topics(["cap-admin"])["cap-admin"].result(timeout=10)
 
 

@@ -40,7 +40,7 @@ pub mod storage;
 mod time_index;
 mod timestamps;
 mod transactions;
-mod txn_index;
+pub(crate) mod txn_index;
 
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;

@@ -56,6 +56,15 @@ impl AbortedTxn {
     }
 }
 
+/// The entries of a `.txnindex` file's bytes, up to the first that does not parse
+/// (or a partial trailing one).
+pub(crate) fn decode_entries(bytes: &[u8]) -> Vec<AbortedTxn> {
+    bytes
+        .chunks_exact(ENTRY_SIZE)
+        .map_while(AbortedTxn::decode)
+        .collect()
+}
+
 #[derive(Debug)]
 pub(crate) struct TxnIndex {
     path: PathBuf,
@@ -69,13 +78,7 @@ impl TxnIndex {
         let mut entries = Vec::new();
         let mut file = None;
         if fs::exists(path) {
-            let bytes = fs::read(path)?.unwrap_or_default();
-            for chunk in bytes.chunks_exact(ENTRY_SIZE) {
-                match AbortedTxn::decode(chunk) {
-                    Some(entry) => entries.push(entry),
-                    None => break,
-                }
-            }
+            entries = decode_entries(&fs::read(path)?.unwrap_or_default());
             file = Some(fs::open_rw(path)?);
         }
         let mut index = TxnIndex {

@@ -130,7 +130,9 @@ impl ProducerStateManager {
                 found: first_sequence,
             });
         }
-        if epoch != entry.epoch {
+        if !check_sequence {
+            // Sequences are the producer's; a coordinator's write has none.
+        } else if epoch != entry.epoch {
             // A bumped epoch restarts sequences; a producer seen with no epoch yet
             // (only markers, or nothing) may start anywhere.
             if first_sequence != 0 && entry.epoch >= 0 {
@@ -469,6 +471,23 @@ mod tests {
         assert!(state
             .check_marker(2, -1, marker(ControlType::Abort))
             .is_err());
+    }
+
+    #[test]
+    fn a_coordinators_write_is_checked_for_its_epoch_only() {
+        let mut state = ProducerStateManager::default();
+        append(&mut state, &header(4, 1, 0, 1), 0).unwrap();
+        let offsets = transactional(4, 1, -1);
+        let mut pending = PendingAppend::default();
+        let verdict = state.check_batch(&offsets, 1, 1, false, &mut pending);
+        assert!(matches!(verdict, Ok(Verdict::Append)));
+        state.apply(pending);
+        assert_eq!(state.first_unstable_offset(), Some(1));
+        let mut pending = PendingAppend::default();
+        assert!(matches!(
+            state.check_batch(&transactional(4, 0, -1), 2, 2, false, &mut pending),
+            Err(LogError::InvalidProducerEpoch { .. })
+        ));
     }
 
     #[test]
