@@ -24,13 +24,23 @@ impl BrokerProcess {
     /// Starts `weir broker --data-dir DIR --listen 127.0.0.1:0 [extra_args]` and waits
     /// for it to say which port it listens on.
     pub(crate) fn start(data_dir: &Path, extra_args: &[&str]) -> BrokerProcess {
+        BrokerProcess::start_listening(data_dir, "127.0.0.1:0", extra_args)
+    }
+
+    /// [`BrokerProcess::start`] on a given address, so clients that outlive a
+    /// restart find the broker again where they left it.
+    pub(crate) fn start_listening(
+        data_dir: &Path,
+        listen: &str,
+        extra_args: &[&str],
+    ) -> BrokerProcess {
         let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
         let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
         command
             .arg("broker")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(&extra_args);
         let (child, bootstrap, log) = spawn_listening(command, "broker");
         BrokerProcess {
