@@ -28,6 +28,7 @@ pub mod cleaner;
 pub mod compression;
 mod config;
 mod error;
+mod fetched;
 mod fs;
 mod index_file;
 mod local_log;
@@ -41,6 +42,7 @@ mod timestamps;
 
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;
+pub use fetched::{FetchedRecords, FileRegion};
 pub use local_log::{AppendInfo, Log};
 
 /// The directory name of a partition's log: `<topic>-<partition>`, as in Kafka.

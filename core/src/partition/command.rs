@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use super::{OffsetSpec, TimestampAndOffset};
 use crate::log::cleaner::CleanedSegments;
-use crate::log::{AppendInfo, LogConfig, LogError};
+use crate::log::{AppendInfo, FetchedRecords, LogConfig, LogError};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, LogError>>;
 
@@ -18,7 +18,7 @@ pub(super) enum Command {
     Read {
         offset: i64,
         max_bytes: usize,
-        reply: Reply<Bytes>,
+        reply: Reply<FetchedRecords>,
     },
     ListOffset {
         spec: OffsetSpec,

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::command::Command;
 use super::{OffsetSpec, PartitionOffsets, TimestampAndOffset};
-use crate::log::{AppendInfo, LogConfig, LogError};
+use crate::log::{AppendInfo, FetchedRecords, LogConfig, LogError};
 
 /// Why a partition request failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,13 +80,28 @@ impl PartitionHandle {
         Ok(pending.await.map_err(|_| self.closed())??)
     }
 
-    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, PartitionError> {
+    /// Whole batches from `offset` up to the high watermark, within `max_bytes` but at
+    /// least one batch (KIP-74), as regions of the segment files: the owner only walks
+    /// batch headers, and the bytes are read (or sent to a socket) by the caller.
+    pub async fn read_records(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<FetchedRecords, PartitionError> {
         self.request(|reply| Command::Read {
             offset,
             max_bytes,
             reply,
         })
         .await
+    }
+
+    /// [`read_records`](Self::read_records), read into memory by the caller's task.
+    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, PartitionError> {
+        Ok(self
+            .read_records(offset, max_bytes)
+            .await?
+            .read_to_bytes()?)
     }
 
     pub async fn list_offset(

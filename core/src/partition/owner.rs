@@ -103,7 +103,7 @@ impl Owner {
                 reply,
             } => {
                 let high_watermark = log.log_end_offset();
-                let _ = reply.send(log.read(offset, max_bytes, high_watermark));
+                let _ = reply.send(log.read_records(offset, max_bytes, high_watermark));
             }
             Command::ListOffset { spec, reply } => {
                 let _ = reply.send(list_offset(log, spec));
