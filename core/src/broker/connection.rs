@@ -3,7 +3,9 @@
 //! Requests are started strictly in arrival order, as Kafka serves a connection. Only
 //! the wait for produce acknowledgements overlaps: a produce request queues its appends
 //! and the connection reads on, so a pipelining producer keeps partitions busy, while
-//! responses still leave in request order.
+//! responses still leave in request order. A fetch response's record batches are
+//! file regions, sent with `sendfile(2)` or copied as `weir.fetch.zero.copy.enable`
+//! says (`response.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
