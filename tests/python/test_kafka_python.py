@@ -140,6 +140,23 @@ def test_records_with_every_codec_read_back_exactly_with_keys_headers_and_timest
     assert_contiguous(consumed)
 
 
+@pytest.mark.parametrize("zero_copy", [True, False], ids=["sendfile", "copying"])
+def test_every_codec_reads_back_exactly_through_sendfile_and_through_copies(
+    broker_factory, topic, zero_copy
+):
+    # Small segments, so one fetch spans several segment files.
+    broker = broker_factory(**{
+        "num.partitions": 3,
+        "weir.fetch.zero.copy.enable": zero_copy,
+        "log.segment.bytes": 4096,
+    })
+    create_topic(broker.bootstrap, topic)
+    produced = produce_every_codec(broker.bootstrap, topic, per_codec=120)
+    consumed = with_seq(consume_all(broker.bootstrap, topic), produced)
+    assert_read_back_exactly(produced, consumed)
+    assert_contiguous(consumed)
+
+
 def test_offsets_for_times_returns_first_offset_at_or_after_timestamp(broker, topic):
     create_topic(broker.bootstrap, topic)
     produced = records_for_codec("none", 60, first_seq=0)

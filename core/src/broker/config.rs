@@ -63,6 +63,11 @@ pub struct BrokerConfig {
     /// would inflate further is left as it is. Not yet passed to the cleaner, whose
     /// built-in cap (`CleanerLimits::default`) has the same value.
     pub decompressed_max_bytes: usize,
+    /// `weir.fetch.zero.copy.enable`: fetched records go from the segment files to
+    /// the socket with `sendfile(2)`, never through a buffer of the broker's. `false`
+    /// reads them into a buffer first (`pread`, then `write`), the path a transport
+    /// that must see the bytes (TLS) takes; kept selectable so both can be measured.
+    pub fetch_zero_copy: bool,
     /// `log.retention.check.interval.ms`
     pub retention_check_interval: Duration,
     /// Broker-level defaults of topic configs (`log.retention.ms`, `log.segment.bytes`, …).
@@ -88,6 +93,7 @@ impl BrokerConfig {
             connections_max_idle: Some(DEFAULT_CONNECTIONS_MAX_IDLE),
             max_in_flight_per_connection: DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
             decompressed_max_bytes: DEFAULT_DECOMPRESSED_MAX_BYTES,
+            fetch_zero_copy: true,
             retention_check_interval: Duration::from_millis(300_000),
             topic_defaults: TopicDefaults::default(),
             group: GroupConfig::default(),
@@ -136,6 +142,10 @@ impl BrokerConfig {
                 self.max_in_flight_per_connection = int(1)? as usize;
             }
             "weir.decompressed.max.bytes" => self.decompressed_max_bytes = int(1)? as usize,
+            "weir.fetch.zero.copy.enable" => {
+                validate_value(key, ConfigType::Bool, value)?;
+                self.fetch_zero_copy = value == "true";
+            }
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(long(1)? as u64)
             }
@@ -231,6 +241,10 @@ impl BrokerConfig {
             (
                 "weir.decompressed.max.bytes".to_owned(),
                 self.decompressed_max_bytes.to_string(),
+            ),
+            (
+                "weir.fetch.zero.copy.enable".to_owned(),
+                self.fetch_zero_copy.to_string(),
             ),
             (
                 "offsets.topic.num.partitions".to_owned(),
@@ -415,6 +429,17 @@ mod tests {
         assert!(config
             .set("weir.max.in.flight.requests.per.connection", "0")
             .is_err());
+        assert!(config.set("weir.fetch.zero.copy.enable", "yes").is_err());
+    }
+
+    #[test]
+    fn zero_copy_fetch_is_on_by_default_and_can_be_turned_off() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        assert!(config.fetch_zero_copy);
+        config.set("weir.fetch.zero.copy.enable", "false").unwrap();
+        assert!(!config.fetch_zero_copy);
+        let entries = config.entries();
+        assert!(entries.contains(&("weir.fetch.zero.copy.enable".into(), "false".into())));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Requests are started strictly in arrival order, as Kafka serves a connection. Only
 //! the wait for produce acknowledgements overlaps: a produce request queues its appends
 //! and the connection reads on, so a pipelining producer keeps partitions busy, while
-//! responses still leave in request order.
+//! responses still leave in request order. A fetch response's record batches are
+//! file regions, sent with `sendfile(2)` or copied as `weir.fetch.zero.copy.enable`
+//! says (`response.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::apis::{self, Outcome};
 use super::limits::ConnectionPermit;
+use super::response::{self, Response, Transfer};
 use super::state::BrokerState;
 use super::FrameReader;
 
@@ -45,6 +48,11 @@ pub(crate) async fn serve(
     let frames = FrameReader::new(state.config.request_max_bytes);
     let max_in_flight = state.config.max_in_flight_per_connection.max(1);
     let idle_timeout = state.config.connections_max_idle;
+    let transfer = if state.config.fetch_zero_copy {
+        Transfer::ZeroCopy
+    } else {
+        Transfer::Copy
+    };
     let idle_after = idle_timeout.unwrap_or(NO_IDLE_TIMEOUT);
     let idle = tokio::time::sleep(idle_after);
     tokio::pin!(idle);
@@ -86,9 +94,9 @@ pub(crate) async fn serve(
         tokio::select! {
             _ = shutdown.cancelled(), if reading => reading = false,
             Some(response) = in_flight.next(), if !in_flight.is_empty() => {
-                let response: Option<BytesMut> = response;
+                let response: Option<Response> = response;
                 if let Some(response) = response {
-                    if let Err(error) = writer.write_all(&response).await {
+                    if let Err(error) = response::write(&mut writer, &response, transfer).await {
                         tracing::debug!(%peer, %error, "writing a response failed");
                         return;
                     }
@@ -113,7 +121,10 @@ pub(crate) async fn serve(
     // are still sent, so a client sees every answer it was owed before the close.
     while let Some(response) = in_flight.next().await {
         if let Some(response) = response {
-            if writer.write_all(&response).await.is_err() {
+            if response::write(&mut writer, &response, transfer)
+                .await
+                .is_err()
+            {
                 return;
             }
         }

@@ -17,6 +17,7 @@ mod error;
 mod frame;
 mod limits;
 mod meta_properties;
+mod response;
 mod server;
 mod state;
 

@@ -9,6 +9,7 @@ use super::batch::{self, RecordBatchHeader};
 use super::checkpoint;
 use super::config::{LogConfig, TimestampType};
 use super::error::LogError;
+use super::fetched::FetchedRecords;
 use super::fs;
 use super::producer::{PendingAppend, ProducerStateManager, Verdict};
 use super::recovery::{self, CLEAN_SHUTDOWN_FILE};
@@ -335,14 +336,22 @@ impl Log {
         })
     }
 
-    /// Reads whole batches starting with the batch that contains `offset`, up to
+    /// Finds whole batches starting with the batch that contains `offset`, up to
     /// `max_bytes`, but always at least one whole batch if one exists below
-    /// `upper_bound` (KIP-74). Never returns a batch whose last offset is at or beyond
+    /// `upper_bound` (KIP-74). Never includes a batch whose last offset is at or beyond
     /// `upper_bound` (the high watermark). Continues into the next segments while the
-    /// budget allows. Returns empty `Bytes` at the end.
+    /// budget allows. Returns nothing at the end.
     ///
-    /// `offset` below the log start or above the log end is `OffsetOutOfRange`.
-    pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> Result<Bytes, LogError> {
+    /// Only batch headers are read: the result names regions of the segment files,
+    /// which stay readable even if their segments are deleted before they are sent
+    /// (see [`FetchedRecords`]). `offset` below the log start or above the log end is
+    /// `OffsetOutOfRange`.
+    pub fn read_records(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound: i64,
+    ) -> Result<FetchedRecords, LogError> {
         if offset < self.log_start_offset || offset > self.log_end_offset {
             return Err(LogError::OffsetOutOfRange {
                 requested: offset,
@@ -350,24 +359,31 @@ impl Log {
                 end: self.log_end_offset,
             });
         }
-        let mut out = Vec::new();
+        let mut out = FetchedRecords::empty();
         let Some((&first_base, _)) = self.segments.range(..=offset).next_back() else {
-            return Ok(Bytes::new());
+            return Ok(out);
         };
         for segment in self.segments.range(first_base..).map(|(_, s)| s) {
-            let Some((pos, _)) = segment.find_batch(offset)? else {
+            let Some((pos, first)) = segment.find_batch(offset)? else {
                 continue;
             };
             let budget = max_bytes.saturating_sub(out.len());
             if budget == 0 && !out.is_empty() {
                 break;
             }
-            let end = segment.read_into(pos, budget, upper_bound, out.is_empty(), &mut out)?;
+            let min_one = out.is_empty();
+            let end = segment.read_region(pos, &first, budget, upper_bound, min_one, &mut out)?;
             if end == ReadEnd::Done {
                 break;
             }
         }
-        Ok(Bytes::from(out))
+        Ok(out)
+    }
+
+    /// [`Log::read_records`], read into memory.
+    pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> Result<Bytes, LogError> {
+        self.read_records(offset, max_bytes, upper_bound)?
+            .read_to_bytes()
     }
 
     /// Honours `flush.ms`; called from `append` and meant to be called periodically.

@@ -3,6 +3,10 @@
 //! memory-mapped offset and time indexes, recovery of torn tails at open, retention and
 //! offset checkpoints. The byte layouts are in `docs/on-disk-format.md`.
 //!
+//! Reads return [`FetchedRecords`]: regions of the segment files holding the whole
+//! batches a fetch gets, which the broker sends with `sendfile(2)` without reading them
+//! ([`Log::read`] is the same read, copied into memory).
+//!
 //! This layer knows nothing of the protocol: it has its own record batch header parser
 //! ([`batch`]). Errors map to Kafka error codes at the protocol edge (see [`LogError`]).
 //!
@@ -28,6 +32,7 @@ pub mod cleaner;
 pub mod compression;
 mod config;
 mod error;
+mod fetched;
 mod fs;
 mod index_file;
 mod local_log;
@@ -44,6 +49,7 @@ pub(crate) mod txn_index;
 
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;
+pub use fetched::{FetchedRecords, FileRegion};
 pub use local_log::{AppendInfo, Log};
 pub use txn_index::AbortedTxn;
 

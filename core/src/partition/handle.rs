@@ -9,7 +9,7 @@ use super::command::Command;
 use super::{IsolationLevel, OffsetSpec, PartitionOffsets, ReadResult, TimestampAndOffset};
 use crate::log::batch::control::EndTxnMarker;
 use crate::log::producer::ProducerEntry;
-use crate::log::{AppendInfo, LogConfig, LogError};
+use crate::log::{AppendInfo, FetchedRecords, LogConfig, LogError};
 
 /// Why a partition request failed.
 #[derive(Debug, thiserror::Error)]
@@ -126,15 +126,22 @@ impl PartitionHandle {
         Ok(pending.await.map_err(|_| self.closed())??)
     }
 
-    /// Whole batches from `offset`, read_uncommitted.
-    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, PartitionError> {
+    /// Whole batches from `offset` up to the high watermark, within `max_bytes` but at
+    /// least one batch (KIP-74), as regions of the segment files: the owner only walks
+    /// batch headers, and the bytes are read (or sent to a socket) by the caller.
+    pub async fn read_records(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<FetchedRecords, PartitionError> {
         Ok(self
             .read_isolated(offset, max_bytes, IsolationLevel::ReadUncommitted)
             .await?
             .records)
     }
 
-    /// Whole batches from `offset` as `isolation` allows.
+    /// [`read_records`](Self::read_records) as `isolation` allows: for read_committed
+    /// up to the last stable offset, with the aborted transactions of the range.
     pub async fn read_isolated(
         &self,
         offset: i64,
@@ -148,6 +155,14 @@ impl PartitionHandle {
             reply,
         })
         .await
+    }
+
+    /// [`read_records`](Self::read_records), read into memory by the caller's task.
+    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, PartitionError> {
+        Ok(self
+            .read_records(offset, max_bytes)
+            .await?
+            .read_to_bytes()?)
     }
 
     pub async fn list_offset(

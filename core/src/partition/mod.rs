@@ -69,7 +69,7 @@ impl IsolationLevel {
 /// transactions whose data they may hold.
 #[derive(Debug, Clone, Default)]
 pub struct ReadResult {
-    pub records: bytes::Bytes,
+    pub records: crate::log::FetchedRecords,
     pub aborted: Option<Vec<crate::log::AbortedTxn>>,
 }
 

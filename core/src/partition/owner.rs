@@ -203,7 +203,10 @@ impl Owner {
 }
 
 /// Reads up to the high watermark, or for read_committed up to the last stable offset
-/// with the aborted transactions of the range read.
+/// with the aborted transactions that may have data in what was read. The regions'
+/// last offset is not known without reading them, so the range asked of the index ends
+/// at the last stable offset: a superset, which consumers handle (they only look at
+/// entries that start at or before a batch they read).
 fn read(
     log: &Log,
     offset: i64,
@@ -214,19 +217,10 @@ fn read(
         IsolationLevel::ReadUncommitted => log.log_end_offset(),
         IsolationLevel::ReadCommitted => log.last_stable_offset(),
     };
-    let records = log.read(offset, max_bytes, upper_bound)?;
-    let aborted = (isolation == IsolationLevel::ReadCommitted).then(|| {
-        let end = last_offset_of(&records).map_or(offset, |last| last + 1);
-        log.aborted_transactions(offset, end)
-    });
+    let records = log.read_records(offset, max_bytes, upper_bound)?;
+    let aborted = (isolation == IsolationLevel::ReadCommitted)
+        .then(|| log.aborted_transactions(offset, upper_bound));
     Ok(ReadResult { records, aborted })
-}
-
-/// The last offset of the last whole batch in `records`.
-fn last_offset_of(records: &bytes::Bytes) -> Option<i64> {
-    crate::log::batch::BatchIter::new(records.clone())
-        .last()
-        .map(|batch| batch.header.last_offset())
 }
 
 fn list_offset(log: &Log, spec: OffsetSpec) -> Result<Option<TimestampAndOffset>, LogError> {

@@ -38,6 +38,7 @@ pub use body::{RequestBody, ResponseBody};
 pub use error::DecodeError;
 pub use error_code::ErrorCode;
 pub use messages::{RequestHeader, ResponseHeader};
+pub use primitives::put_bytes_length;
 pub use tagged::RawTaggedField;
 pub use traits::{Decodable, Encodable, Message, Request, VersionRange};
 pub use uuid::Uuid;

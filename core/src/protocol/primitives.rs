@@ -159,6 +159,13 @@ pub(crate) fn put_bytes(buf: &mut BytesMut, value: Option<&[u8]>, compact: bool)
     }
 }
 
+/// The length prefix of a non-null `bytes` or `records` field of `len` bytes, without
+/// the bytes: for a caller that sends them itself (a fetch response whose records are
+/// sent from the segment files). [`put_bytes`] writes the same prefix.
+pub fn put_bytes_length(buf: &mut BytesMut, len: usize, compact: bool) {
+    put_length(buf, len, compact, false);
+}
+
 /// The most memory an array preallocates from its wire count.
 const PREALLOCATE_BYTES: usize = 64 * 1024;
 

@@ -154,16 +154,13 @@ impl TransactionCoordinator {
                 })
                 .collect();
         }
-        match meta.state {
-            TxnState::PrepareCommit | TxnState::PrepareAbort => {
-                if self.complete(meta).await.is_err() {
-                    return all(ErrorCode::ConcurrentTransactions);
-                }
-            }
-            TxnState::PrepareEpochFence | TxnState::Dead => {
-                return all(ErrorCode::ConcurrentTransactions)
-            }
-            _ => {}
+        // A decided transaction whose markers are still pending is finished first; one
+        // being fenced or removed cannot take partitions.
+        let decided = matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort);
+        if decided && self.complete(meta).await.is_err()
+            || matches!(meta.state, TxnState::PrepareEpochFence | TxnState::Dead)
+        {
+            return all(ErrorCode::ConcurrentTransactions);
         }
         let registry = self.inner.log.registry();
         let unknown: Vec<bool> = partitions

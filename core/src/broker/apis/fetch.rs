@@ -1,5 +1,9 @@
 //! Fetch: read whole batches from each partition, long-polling until `min_bytes`
-//! have arrived or `max_wait_ms` has passed.
+//! have arrived or `max_wait_ms` has passed. The batches stay in the segment files:
+//! the response carries them as file regions (see `encode`), which the connection
+//! sends with `sendfile(2)` or copies, as `weir.fetch.zero.copy.enable` says.
+
+mod encode;
 
 use std::time::Duration;
 
@@ -9,7 +13,9 @@ use tokio::time::Instant;
 
 use super::errors::partition_error_code;
 use super::RequestContext;
+use crate::broker::response::Response;
 use crate::broker::state::BrokerState;
+use crate::log::FetchedRecords;
 use crate::partition::{IsolationLevel, PartitionHandle};
 use crate::protocol::messages::fetch_request::FetchTopic;
 use crate::protocol::messages::fetch_response::AbortedTransaction;
@@ -29,7 +35,7 @@ pub(super) async fn handle(
     state: &BrokerState,
     ctx: &RequestContext,
     request: FetchRequest,
-) -> FetchResponse {
+) -> Response {
     let topics: Vec<(FetchTopic, Vec<Wanted>)> = request
         .topics
         .into_iter()
@@ -76,15 +82,16 @@ pub(super) async fn handle(
         for watch in &mut watches {
             watch.borrow_and_update();
         }
-        let (responses, bytes, any_error) = read_all(&topics, max_bytes, isolation).await;
+        let (responses, fetched, bytes, any_error) = read_all(&topics, max_bytes, isolation).await;
         let waited_out = Instant::now() >= deadline;
         if bytes >= min_bytes || any_error || waited_out || watches.is_empty() {
-            return FetchResponse {
+            let mut response = FetchResponse {
                 error_code: ErrorCode::None.code(),
                 session_id: 0,
                 responses,
                 ..Default::default()
             };
+            return encode::encode(ctx, &mut response, fetched);
         }
         let changed = select_all(watches.iter_mut().map(|w| w.changed().boxed()));
         // A closed watch (partition stopped) also ends the wait; the next pass reports it.
@@ -92,29 +99,23 @@ pub(super) async fn handle(
     }
 }
 
-/// Roughly the encoded size of a response: its record bytes plus per-partition
-/// framing, so the response buffer is allocated once.
-pub(super) fn encoded_size_hint(response: &FetchResponse) -> usize {
-    let partitions = response.responses.iter().flat_map(|t| &t.partitions);
-    partitions.fold(256, |size, p| {
-        size + 64 + p.records.as_ref().map_or(0, Bytes::len)
-    }) + response
-        .responses
-        .iter()
-        .map(|t| t.topic.len() + 32)
-        .sum::<usize>()
-}
-
-/// One pass over every wanted partition. Returns the responses, the record bytes
-/// gathered, and whether any partition reported an error.
+/// One pass over every wanted partition. Returns the responses, each partition's
+/// records in the same order, the record bytes gathered, and whether any partition
+/// reported an error.
 async fn read_all(
     topics: &[(FetchTopic, Vec<Wanted>)],
     max_bytes: usize,
     isolation: IsolationLevel,
-) -> (Vec<FetchableTopicResponse>, usize, bool) {
+) -> (
+    Vec<FetchableTopicResponse>,
+    Vec<FetchedRecords>,
+    usize,
+    bool,
+) {
     let mut total = 0usize;
     let mut any_error = false;
     let mut responses = Vec::with_capacity(topics.len());
+    let mut fetched = Vec::with_capacity(topics.iter().map(|(_, w)| w.len()).sum());
     for (topic, wanted) in topics {
         let mut partitions = Vec::with_capacity(wanted.len());
         for w in wanted {
@@ -125,10 +126,11 @@ async fn read_all(
             } else {
                 w.max_bytes.min(max_bytes.saturating_sub(total))
             };
-            let data = read_one(w, budget, isolation).await;
+            let (data, records) = read_one(w, budget, isolation).await;
             any_error |= data.error_code != ErrorCode::None.code();
-            total += data.records.as_ref().map_or(0, Bytes::len);
+            total += records.len();
             partitions.push(data);
+            fetched.push(records);
         }
         responses.push(FetchableTopicResponse {
             topic: topic.topic.clone(),
@@ -137,10 +139,16 @@ async fn read_all(
             ..Default::default()
         });
     }
-    (responses, total, any_error)
+    (responses, fetched, total, any_error)
 }
 
-async fn read_one(wanted: &Wanted, budget: usize, isolation: IsolationLevel) -> PartitionData {
+/// A partition's fields and records; `data.records` is left empty for the encoder.
+async fn read_one(
+    wanted: &Wanted,
+    budget: usize,
+    isolation: IsolationLevel,
+) -> (PartitionData, FetchedRecords) {
+    let none = FetchedRecords::empty;
     let mut data = PartitionData {
         partition_index: wanted.index,
         records: Some(Bytes::new()),
@@ -150,7 +158,7 @@ async fn read_one(wanted: &Wanted, budget: usize, isolation: IsolationLevel) -> 
         Ok(partition) => partition,
         Err(code) => {
             data.error_code = code.code();
-            return data;
+            return (data, none());
         }
     };
     let offsets = partition.offsets();
@@ -161,21 +169,20 @@ async fn read_one(wanted: &Wanted, budget: usize, isolation: IsolationLevel) -> 
         || wanted.fetch_offset > offsets.high_watermark
     {
         data.error_code = ErrorCode::OffsetOutOfRange.code();
-        return data;
+        return (data, none());
     }
     let readable_end = match isolation {
         IsolationLevel::ReadUncommitted => offsets.high_watermark,
         IsolationLevel::ReadCommitted => offsets.last_stable_offset,
     };
     if wanted.fetch_offset >= readable_end || budget == 0 {
-        return data;
+        return (data, none());
     }
     match partition
         .read_isolated(wanted.fetch_offset, budget, isolation)
         .await
     {
         Ok(read) => {
-            data.records = Some(read.records);
             // read_committed: the aborted transactions of the range, so the consumer
             // drops their records (null for read_uncommitted, as Kafka sends).
             data.aborted_transactions = read.aborted.map(|aborted| {
@@ -188,8 +195,11 @@ async fn read_one(wanted: &Wanted, budget: usize, isolation: IsolationLevel) -> 
                     })
                     .collect()
             });
+            (data, read.records)
         }
-        Err(error) => data.error_code = partition_error_code(&error).code(),
+        Err(error) => {
+            data.error_code = partition_error_code(&error).code();
+            (data, none())
+        }
     }
-    data
 }

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::{self, BoxFuture, FutureExt};
 
+use super::response::Response;
 use super::state::BrokerState;
 use crate::protocol::messages::{RequestHeader, ResponseHeader};
 use crate::protocol::{
@@ -42,7 +43,7 @@ use crate::protocol::{
 /// What the connection does with a request.
 pub(crate) enum Outcome {
     /// Send what the future yields (nothing for acks=0 produces) in request order.
-    Respond(BoxFuture<'static, Option<BytesMut>>),
+    Respond(BoxFuture<'static, Option<Response>>),
     /// The request cannot be understood; Kafka closes such connections.
     Close(String),
 }
@@ -113,7 +114,7 @@ pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes, peer: Sock
             // KIP-511: answer an unknown ApiVersions version with a v0 response listing
             // what is supported, so the client can retry with a version both know.
             let response = api_versions::unsupported_version(correlation_id, peer);
-            return Outcome::Respond(future::ready(Some(response)).boxed());
+            return Outcome::Respond(future::ready(Some(response.into())).boxed());
         }
         return Outcome::Close(format!(
             "{} v{version} is not supported (this broker serves v{}-v{})",
@@ -142,22 +143,23 @@ pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes, peer: Sock
         client_id: header.client_id,
         peer,
     };
-    if let RequestBody::Produce(request) = body {
-        return Outcome::Respond(produce::start(state.clone(), ctx, request).await);
-    }
-    let response = serve(state, &ctx, body).await;
+    let response = match body {
+        RequestBody::Produce(request) => {
+            let pending = produce::start(state.clone(), ctx, request).await;
+            return Outcome::Respond(pending.map(|r| r.map(Response::from)).boxed());
+        }
+        // Fetch responses carry records as file regions, not in one buffer.
+        RequestBody::Fetch(r) => fetch::handle(state, &ctx, r).await,
+        body => serve(state, &ctx, body).await.into(),
+    };
     Outcome::Respond(future::ready(Some(response)).boxed())
 }
 
-/// Serves every API but Produce to completion, in request order.
+/// Serves every API but Produce and Fetch to completion, in request order.
 async fn serve(state: &BrokerState, ctx: &RequestContext, body: RequestBody) -> BytesMut {
     match body {
         RequestBody::ApiVersions(r) => ctx.encode(&api_versions::handle(ctx, r)),
         RequestBody::Metadata(r) => ctx.encode(&metadata::handle(state, ctx, r).await),
-        RequestBody::Fetch(r) => {
-            let response = fetch::handle(state, ctx, r).await;
-            ctx.encode_sized(&response, fetch::encoded_size_hint(&response))
-        }
         RequestBody::ListOffsets(r) => ctx.encode(&list_offsets::handle(state, r).await),
         RequestBody::CreateTopics(r) => ctx.encode(&topics::create(state, ctx, r).await),
         RequestBody::DeleteTopics(r) => ctx.encode(&topics::delete(state, ctx, r).await),

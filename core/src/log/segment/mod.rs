@@ -7,12 +7,13 @@ mod rebuild;
 
 pub(crate) use read::ReadEnd;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::batch::RecordBatchHeader;
 use super::config::LogConfig;
 use super::error::LogError;
+use super::fetched::SegmentFile;
 use super::fs;
 use super::offset_index::{self, OffsetIndex};
 use super::time_index::{self, TimeIndex};
@@ -46,8 +47,9 @@ fn index_bytes(config: &LogConfig, entry_size: usize) -> u64 {
 #[derive(Debug)]
 pub(crate) struct Segment {
     base_offset: i64,
-    log_path: PathBuf,
-    log: File,
+    /// The `.log` file; fetched regions share it, so a segment deleted while a fetch
+    /// is being sent stays readable until the fetch is done with it.
+    log: Arc<SegmentFile>,
     size: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
@@ -75,6 +77,7 @@ impl Segment {
         let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
         let log = fs::open_rw(&log_path)?;
         let size = fs::len(&log, &log_path)?;
+        let log = Arc::new(SegmentFile::new(log, log_path));
         let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
         let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
         let index_missing = !fs::exists(&index_path) || !fs::exists(&time_index_path);
@@ -83,7 +86,6 @@ impl Segment {
         let txn_index = TxnIndex::open(&dir.join(file_name(base_offset, TXN_INDEX_SUFFIX)))?;
         let mut segment = Segment {
             base_offset,
-            log_path,
             log,
             size,
             offset_index,
@@ -155,7 +157,7 @@ impl Segment {
         if self.max_timestamp >= 0 {
             self.max_timestamp
         } else {
-            fs::modified_ms(&self.log).unwrap_or(self.created_ms)
+            fs::modified_ms(&self.log.file).unwrap_or(self.created_ms)
         }
     }
 
@@ -226,12 +228,12 @@ impl Segment {
         batches: &[u8],
         index_interval_bytes: u64,
     ) -> Result<(), LogError> {
-        if let Err(error) = fs::write_all_at(&self.log, &self.log_path, batches, self.size) {
+        if let Err(error) = fs::write_all_at(&self.log.file, &self.log.path, batches, self.size) {
             // A write that failed part-way (ENOSPC, EIO) may have left a prefix of the
             // batches after the last good one. Cut it off so the file again ends with a
             // whole batch; if even that fails, the next append overwrites it and
             // recovery at the next start truncates whatever is left.
-            if let Err(truncate) = fs::set_len(&self.log, &self.log_path, self.size) {
+            if let Err(truncate) = fs::set_len(&self.log.file, &self.log.path, self.size) {
                 tracing::warn!(error = %truncate, "cannot truncate a failed append away");
             }
             return Err(error);
@@ -272,7 +274,7 @@ impl Segment {
     }
 
     fn truncate_log(&mut self, size: u64) -> Result<(), LogError> {
-        fs::set_len(&self.log, &self.log_path, size)?;
+        fs::set_len(&self.log.file, &self.log.path, size)?;
         self.size = size;
         Ok(())
     }
@@ -291,7 +293,7 @@ impl Segment {
 
     /// fsyncs the log and both indexes.
     pub(crate) fn flush(&self) -> Result<(), LogError> {
-        fs::sync(&self.log, &self.log_path)?;
+        fs::sync(&self.log.file, &self.log.path)?;
         self.offset_index.file().flush()?;
         self.time_index.file().flush()?;
         self.txn_index.flush()
@@ -338,7 +340,7 @@ impl Segment {
 
     fn delete_files(self, with_txn_index: bool) -> Result<(), LogError> {
         let mut paths = vec![
-            self.log_path.clone(),
+            self.log.path.clone(),
             self.offset_index.file().path().to_owned(),
             self.time_index.file().path().to_owned(),
         ];

@@ -50,7 +50,7 @@ impl Segment {
                 break;
             }
             let header_bytes =
-                window.slice(&self.log, &self.log_path, pos, HEADER_SIZE, self.size)?;
+                window.slice(&self.log.file, &self.log.path, pos, HEADER_SIZE, self.size)?;
             let header = RecordBatchHeader::parse(header_bytes).expect("HEADER_SIZE bytes");
             let total = header.total_size() as u64;
             if total < HEADER_SIZE as u64 || total > remaining {
@@ -60,7 +60,13 @@ impl Segment {
                 ));
                 break;
             }
-            let bytes = window.slice(&self.log, &self.log_path, pos, total as usize, self.size)?;
+            let bytes = window.slice(
+                &self.log.file,
+                &self.log.path,
+                pos,
+                total as usize,
+                self.size,
+            )?;
             let header = match batch::check_stored(bytes) {
                 Ok(header) => header,
                 Err(why) => {
@@ -97,7 +103,7 @@ impl Segment {
         if self.index_missing {
             return Err(format!(
                 "index files of {} missing",
-                self.log_path.display()
+                self.log.path.display()
             ));
         }
         // A closed segment's time index always ends with its max timestamp.
@@ -127,7 +133,8 @@ impl Segment {
         let mut window = Window::default();
         let start = pos;
         while self.size - pos >= HEADER_SIZE as u64 {
-            let bytes = window.slice(&self.log, &self.log_path, pos, HEADER_SIZE, self.size)?;
+            let bytes =
+                window.slice(&self.log.file, &self.log.path, pos, HEADER_SIZE, self.size)?;
             let header = RecordBatchHeader::parse(bytes).expect("HEADER_SIZE bytes");
             let total = header.total_size() as u64;
             if total < HEADER_SIZE as u64 || total > self.size - pos {
