@@ -197,7 +197,7 @@ impl std::error::Error for WireError {
 
 /// A Kafka error code as one line: `NAME: message`, with the broker's message when it
 /// sent one and Kafka's default message otherwise, e.g.
-/// `TRANSACTIONAL_ID_NOT_FOUND: The transactionalId could not be found.`
+/// `TRANSACTIONAL_ID_NOT_FOUND: The transactionalId could not be found`.
 pub(crate) fn kafka_error(code: i16, message: Option<&str>) -> String {
     let Some(known) = ErrorCode::from_i16(code) else {
         return match message {
@@ -207,7 +207,12 @@ pub(crate) fn kafka_error(code: i16, message: Option<&str>) -> String {
     };
     match message {
         Some(message) if !message.is_empty() => format!("{}: {message}", known.name()),
-        _ => format!("{}: {}", known.name(), known.default_message()),
+        // Without its final period, so a hint can follow after a semicolon.
+        _ => format!(
+            "{}: {}",
+            known.name(),
+            known.default_message().trim_end_matches('.')
+        ),
     }
 }
 
@@ -219,7 +224,7 @@ mod tests {
     fn kafka_errors_are_named_with_the_brokers_message_first() {
         assert_eq!(
             kafka_error(105, None),
-            "TRANSACTIONAL_ID_NOT_FOUND: The transactionalId could not be found."
+            "TRANSACTIONAL_ID_NOT_FOUND: The transactionalId could not be found"
         );
         assert_eq!(
             kafka_error(3, Some("no such topic orders")),
