@@ -1,6 +1,7 @@
 //! The `weir` command line: the broker and the Kafka client tools (topics, produce,
-//! consume, perf). Client commands use `rdkafka`, so they work against Weir or any
-//! Kafka-compatible cluster.
+//! consume, groups, transactions, perf). Client commands use `rdkafka`, so they work
+//! against Weir or any Kafka-compatible cluster; `transactions` speaks the protocol
+//! itself (`wire`) for the admin RPCs librdkafka has no API for.
 
 use clap::{Parser, Subcommand};
 
@@ -12,6 +13,8 @@ mod groups;
 mod perf;
 mod produce;
 mod topics;
+mod transactions;
+mod wire;
 
 /// Weir: a Kafka-compatible event-streaming platform in one binary.
 #[derive(Debug, Parser)]
@@ -35,6 +38,8 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// List, describe and delete consumer groups; reset their offsets.
     Groups(groups::GroupsArgs),
+    /// List, describe and abort transactions; find hanging ones.
+    Transactions(transactions::TransactionsArgs),
     /// Measure producer and consumer throughput and latency.
     #[command(subcommand)]
     Perf(perf::PerfCommand),
@@ -48,6 +53,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Groups(args) => groups::run(args),
+        Command::Transactions(args) => transactions::run(args),
         Command::Connect(args) => runtime()?.block_on(connect::run(args)),
         Command::Perf(command) => perf::run(command),
     }
