@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -481,9 +482,13 @@ class Batch:
 def encode_batch(values: list[bytes], *, producer_id: int = NO_PRODUCER_ID,
                  producer_epoch: int = -1, base_sequence: int = -1,
                  transactional: bool = False, control: bool = False,
-                 keys: Optional[list[Optional[bytes]]] = None, timestamp_ms: int = 0,
-                 corrupt_crc: bool = False) -> bytes:
-    """An uncompressed magic-v2 batch of `values` (base offset 0, as a producer sends it)."""
+                 keys: Optional[list[Optional[bytes]]] = None,
+                 timestamp_ms: Optional[int] = None, corrupt_crc: bool = False) -> bytes:
+    """An uncompressed magic-v2 batch of `values` (base offset 0, as a producer sends it),
+    stamped now unless `timestamp_ms` says otherwise (time retention would delete records
+    stamped at 0)."""
+    if timestamp_ms is None:
+        timestamp_ms = int(time.time() * 1000)
     records = bytearray()
     for i, value in enumerate(values):
         key = keys[i] if keys else None

@@ -29,6 +29,11 @@ def say(**fields) -> None:
     print(json.dumps(fields), flush=True)
 
 
+def note(text: str) -> None:
+    """Progress on stderr, for the test's failure message."""
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
 def copy(bootstrap: str, input_topic: str, output_topic: str, group: str, txn_id: str,
          total: int, pause_ms: int) -> int:
     import confluent_kafka as ck
@@ -40,13 +45,31 @@ def copy(bootstrap: str, input_topic: str, output_topic: str, group: str, txn_id
     # First, so the previous incarnation's open transaction is aborted (and its pending
     # offset commit resolved) before this one reads committed offsets.
     producer.init_transactions(60)
+    note("init_transactions done")
     consumer = ck.Consumer({
         "bootstrap.servers": bootstrap, "group.id": group, "group.instance.id": "copier",
         "enable.auto.commit": False, "auto.offset.reset": "earliest",
         "isolation.level": "read_committed", "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
     })
-    consumer.subscribe([input_topic])
+    consumer.subscribe([input_topic], on_assign=lambda c, parts: note(
+        f"assigned {sorted(tp.partition for tp in parts)}"))
+
+    def retrying(call) -> bool:
+        """True once `call` succeeds; False if the transaction must be aborted."""
+        while True:
+            try:
+                call()
+                return True
+            except ck.KafkaException as exc:
+                err = exc.args[0]
+                if err.retriable():
+                    print(f"retrying: {err}", file=sys.stderr, flush=True)
+                    continue
+                if err.txn_requires_abort():
+                    print(f"aborting: {err}", file=sys.stderr, flush=True)
+                    return False
+                raise
 
     def rewind() -> None:
         assignment = consumer.assignment()
@@ -54,8 +77,12 @@ def copy(bootstrap: str, input_topic: str, output_topic: str, group: str, txn_id
             offset = tp.offset if tp.offset >= 0 else ck.OFFSET_BEGINNING
             consumer.seek(ck.TopicPartition(tp.topic, tp.partition, offset))
 
+    first_fetch = False
     while True:
         msgs = [m for m in consumer.consume(20, timeout=0.5) if m.error() is None]
+        if msgs and not first_fetch:
+            first_fetch = True
+            note(f"first records fetched, from offset {msgs[0].offset()}")
         if not msgs:
             assignment = consumer.assignment()
             if assignment and sum(max(tp.offset, 0) for tp in consumer.position(assignment)) >= total:
@@ -70,23 +97,19 @@ def copy(bootstrap: str, input_topic: str, output_topic: str, group: str, txn_id
             producer.produce(output_topic, key=m.key(), value=b"out:" + m.value(),
                              partition=m.partition())
             producer.poll(0)
-        producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
-                                             consumer.consumer_group_metadata(), 30)
-        while True:
-            try:
-                producer.commit_transaction(60)
-                say(committed=len(msgs))
-                break
-            except ck.KafkaException as exc:
-                err = exc.args[0]
-                if err.retriable():
-                    continue
-                if err.txn_requires_abort():
-                    print(f"aborting: {err}", file=sys.stderr, flush=True)
-                    producer.abort_transaction(60)
-                    rewind()
-                    break
-                raise
+        # librdkafka's documented error handling: retry what is retriable, abort and
+        # rewind what requires an abort, die on anything else (fatal).
+        positions = consumer.position(consumer.assignment())
+        if not retrying(lambda: producer.send_offsets_to_transaction(
+                positions, consumer.consumer_group_metadata(), 30)):
+            producer.abort_transaction(60)
+            rewind()
+            continue
+        if retrying(lambda: producer.commit_transaction(60)):
+            say(committed=len(msgs))
+        else:
+            producer.abort_transaction(60)
+            rewind()
         if pause_ms:
             time.sleep(pause_ms / 1000)
 
