@@ -134,6 +134,11 @@ class Broker:
             self.kill()
         return self.start(port=port)
 
+    def kill_and_restart(self) -> "Broker":
+        """SIGKILL, then a new broker on the same data directory and the same port, so
+        clients that were connected reconnect to it as they would to a restarted Kafka."""
+        return self.restart(graceful=False, same_port=True)
+
     def is_alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -197,6 +202,24 @@ GROUP_BROKER_SETTINGS = {
 def group_broker(broker_factory: Callable[..., Broker]) -> Broker:
     """A broker tuned for consumer-group tests (see GROUP_BROKER_SETTINGS)."""
     return broker_factory(**GROUP_BROKER_SETTINGS)
+
+
+# Transaction tests: quick rebalances for the consume-transform-produce loop's group,
+# session timeouts down to one second, and a small `__consumer_offsets`. The
+# transaction coordinator keeps Kafka's defaults (`__transaction_state` partitions,
+# transaction.max.timeout.ms, the abort timer for timed-out transactions).
+TXN_BROKER_SETTINGS = {
+    "group.initial.rebalance.delay.ms": 0,
+    "group.min.session.timeout.ms": 1000,
+    "offsets.topic.num.partitions": 3,
+    "auto.create.topics.enable": "false",
+}
+
+
+@pytest.fixture
+def txn_broker(broker_factory: Callable[..., Broker]) -> Broker:
+    """A broker for idempotence and transaction tests (see TXN_BROKER_SETTINGS)."""
+    return broker_factory(**TXN_BROKER_SETTINGS)
 
 
 @pytest.fixture

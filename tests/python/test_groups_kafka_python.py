@@ -61,7 +61,10 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 def produce(bootstrap: str, topic: str, values: list[bytes],
             partition: Optional[int] = None) -> None:
     """Produces `values` (keyed by themselves, or all to `partition`), every one acked."""
+    # Non-idempotent, as everywhere but test_idempotence.py (kafka-python 3.x's default
+    # is idempotent).
     p = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                            enable_idempotence=False,
                             request_timeout_ms=TIMEOUT_S * 1000)
     try:
         futures = [p.send(topic, key=None if partition is not None else v, value=v,

@@ -52,9 +52,11 @@ def create_topic(bootstrap: str, topic: str, partitions: int = PARTITIONS, confi
 
 
 def producer(bootstrap: str, codec: str = "none", **extra):
+    # Plain (non-idempotent) produce, as in the confluent-kafka tests: kafka-python 3.x
+    # enables idempotence by default, which test_idempotence.py covers on its own.
     config = dict(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                   compression_type=None if codec == "none" else codec,
-                  request_timeout_ms=TIMEOUT_S * 1000)
+                  request_timeout_ms=TIMEOUT_S * 1000, enable_idempotence=False)
     config.update(extra)
     return kafka.KafkaProducer(**config)
 

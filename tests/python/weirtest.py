@@ -41,10 +41,13 @@ def need(module: str, package: str):
 def wait_until(
     condition: Callable[[], Optional[T]],
     timeout_s: float,
-    what: str,
+    what: "str | Callable[[], str]",
     interval_s: float = 0.1,
 ) -> T:
-    """Polls `condition` until it returns something truthy; fails after `timeout_s`."""
+    """Polls `condition` until it returns something truthy; fails after `timeout_s`.
+
+    `what` may be a callable, called on timeout, when the message should describe the
+    state at that moment (a child process's stderr, say)."""
     deadline = time.monotonic() + timeout_s
     last_error: Optional[BaseException] = None
     while True:
@@ -56,6 +59,8 @@ def wait_until(
             last_error = exc
         if time.monotonic() >= deadline:
             detail = f"; last error: {last_error!r}" if last_error else ""
+            if callable(what):
+                what = what()
             pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}{detail}",
                         pytrace=False)
         time.sleep(interval_s)
