@@ -1,8 +1,7 @@
 """A small Kafka wire codec for tests that speak the protocol by hand.
 
 Requests and responses are encoded and decoded from Apache Kafka's own message
-definitions (the JSON files in `core/kafka-specs/`, or `tests/python/kafka-specs/` for
-those the broker does not vendor yet), so a test names fields as Kafka does
+definitions (the JSON files in `core/kafka-specs/`), so a test names fields as Kafka does
 (`{"TransactionalId": "t", "ProducerEpoch": 3}`) and a version picks the layout,
 flexible (compact strings, tagged fields) or not. Record batches (magic v2, CRC-32C)
 are built and parsed here too, including control batches, so a test can produce an
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
-SPEC_DIRS = [HERE.parents[1] / "core" / "kafka-specs", HERE / "kafka-specs"]
+SPEC_DIRS = [HERE.parents[1] / "core" / "kafka-specs"]
 
 # Kafka's error codes used by the tests (org.apache.kafka.common.protocol.Errors).
 NONE = 0
