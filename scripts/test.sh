@@ -6,8 +6,9 @@
 #   scripts/test.sh -- -k kcat      extra arguments after `--` go to pytest
 #
 # Installs what is missing, idempotently: Debian packages (kcat, redis-server, python3-venv, a C
-# toolchain) with one `apt-get update` only when something is missing, and a Python
-# virtualenv at .venv from tests/python/requirements.txt. Stops at the first failure
+# toolchain, nodejs and npm) with one `apt-get update` only when something is missing, a
+# Python virtualenv at .venv from tests/python/requirements.txt, and kafkajs into
+# tests/js/node_modules from tests/js/package-lock.json (`npm ci`). Stops at the first failure
 # with a line saying which step failed. The last line printed is a summary.
 set -euo pipefail
 
@@ -69,11 +70,16 @@ command -v cc >/dev/null || missing+=(build-essential)
 command -v make >/dev/null || missing+=(make)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3 python3-venv)
+# The kafkajs tests (tests/js, run from tests/python/test_kafkajs.py).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [[ ${#missing[@]} -gt 0 ]]; then
     apt_install "${missing[@]}"
 fi
 command -v kcat >/dev/null || fail "kcat is still missing after apt-get install kcat"
 command -v redis-server >/dev/null || fail "redis-server is still missing after apt-get install redis-server"
+command -v node >/dev/null || fail "node is still missing after apt-get install nodejs"
+command -v npm >/dev/null || fail "npm is still missing after apt-get install npm"
 command -v cargo >/dev/null || fail "cargo is missing: install Rust (rustup) first"
 
 # --- Python virtualenv -----------------------------------------------------------
@@ -100,10 +106,25 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$req_hash" ]]; then
     echo "$req_hash" >"$stamp"
 fi
 "$VENV/bin/python" - <<'EOF' || fail "the .venv is incomplete: delete .venv and run scripts/test.sh again"
-import confluent_kafka, kafka, pytest, snappy, lz4.frame, zstandard  # noqa: F401
+import aiokafka, confluent_kafka, kafka, pytest, snappy, lz4.frame, zstandard  # noqa: F401
 from kafka.codec import has_gzip, has_snappy, has_lz4, has_zstd
 assert has_gzip() and has_snappy() and has_lz4() and has_zstd(), "kafka-python codecs missing"
 EOF
+
+# --- kafkajs ---------------------------------------------------------------------
+
+step "checking kafkajs in tests/js/node_modules"
+JS_DIR="$ROOT/tests/js"
+lock_hash="$(sha256sum "$JS_DIR/package-lock.json" | cut -d' ' -f1)"
+js_stamp="$JS_DIR/node_modules/.package-lock.sha256"
+if [[ "$(cat "$js_stamp" 2>/dev/null)" != "$lock_hash" ]]; then
+    echo "    npm ci (tests/js)"
+    (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error) \
+        || fail "npm ci in tests/js failed"
+    echo "$lock_hash" >"$js_stamp"
+fi
+(cd "$JS_DIR" && node -e 'require("kafkajs")') \
+    || fail "kafkajs is not loadable from tests/js: delete tests/js/node_modules and run scripts/test.sh again"
 
 # --- Rust ------------------------------------------------------------------------
 

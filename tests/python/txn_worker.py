@@ -20,6 +20,7 @@ and sleeps until killed: a producer that dies inside a transaction.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import sys
 import time
@@ -77,15 +78,32 @@ def copy(bootstrap: str, input_topic: str, output_topic: str, group: str, txn_id
             offset = tp.offset if tp.offset >= 0 else ck.OFFSET_BEGINNING
             consumer.seek(ck.TopicPartition(tp.topic, tp.partition, offset))
 
+    def describe_state() -> None:
+        assignment = consumer.assignment()
+        try:
+            committed = consumer.committed(assignment, timeout=5) if assignment else []
+            committed_text = [(tp.partition, tp.offset) for tp in committed]
+        except ck.KafkaException as exc:
+            committed_text = f"committed offsets unreadable: {exc.args[0]}"
+        positions = [(tp.partition, tp.offset) for tp in consumer.position(assignment)]
+        note(f"idle: assignment {[tp.partition for tp in assignment]}, positions {positions}, "
+             f"committed {committed_text}")
+
     first_fetch = False
+    idle = 0
     while True:
         msgs = [m for m in consumer.consume(20, timeout=0.5) if m.error() is None]
         if msgs and not first_fetch:
             first_fetch = True
             note(f"first records fetched, from offset {msgs[0].offset()}")
         if not msgs:
+            idle += 1
+            if idle % 10 == 0:  # every ~5 s without records: say where it stands
+                describe_state()
+            # Done when the committed offsets cover every input record (a partition
+            # with nothing left to read has no position, so positions cannot tell).
             assignment = consumer.assignment()
-            if assignment and sum(max(tp.offset, 0) for tp in consumer.position(assignment)) >= total:
+            if len(assignment) > 0:
                 committed = consumer.committed(assignment, timeout=30)
                 if sum(max(tp.offset, 0) for tp in committed) >= total:
                     say(done=True)
@@ -136,6 +154,8 @@ def open_transaction(bootstrap: str, topic: str, txn_id: str, timeout_ms: int, c
 
 
 def main(argv: list[str]) -> int:
+    # A copier that stops making progress shows where it is stuck in the test's message.
+    faulthandler.dump_traceback_later(60, repeat=True)
     mode = argv[1]
     if mode == "copy":
         bootstrap, input_topic, output_topic, group, txn_id, total, pause = argv[2:9]
