@@ -137,7 +137,7 @@ class Member(kafka.ConsumerRebalanceListener):
 
     def poll(self) -> bool:
         """One short poll (which also runs the rebalance listener); whether records came."""
-        batch = self.consumer.poll(timeout_ms=5, max_records=100)
+        batch = self.consumer.poll(timeout_ms=50, max_records=100)
         got = False
         for tp, records in batch.items():
             for r in records:
