@@ -55,6 +55,7 @@ pub use config::GroupConfig;
 pub use heartbeat::LeavingMember;
 pub use offsets::FetchedOffset;
 pub use store::{StoreError, OFFSETS_TOPIC};
+pub use txn_offsets::refuse_txn_offsets;
 
 use self::clock::Clock;
 use self::records::RecordKey;

@@ -31,28 +31,7 @@ impl GroupCoordinator {
         request: TxnOffsetCommitRequest,
         version: i16,
     ) -> TxnOffsetCommitResponse {
-        let respond = |request: &TxnOffsetCommitRequest, code: &dyn Fn(&str, i32) -> ErrorCode| {
-            TxnOffsetCommitResponse {
-                topics: request
-                    .topics
-                    .iter()
-                    .map(|t| TxnOffsetCommitResponseTopic {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| TxnOffsetCommitResponsePartition {
-                                partition_index: p.partition_index,
-                                error_code: code(&t.name, p.partition_index).code(),
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }
-        };
+        let respond = respond_txn_offsets;
         let inner = &self.inner;
         if request.group_id.is_empty() {
             return respond(&request, &|_, _| ErrorCode::InvalidGroupId);
@@ -212,6 +191,41 @@ impl GroupCoordinator {
             }
         }
         Ok(())
+    }
+}
+
+/// A TxnOffsetCommit answer with `code` for every partition of `request` (the
+/// transaction coordinator's refusal, before the group is involved).
+pub fn refuse_txn_offsets(
+    request: &TxnOffsetCommitRequest,
+    code: ErrorCode,
+) -> TxnOffsetCommitResponse {
+    respond_txn_offsets(request, &|_, _| code)
+}
+
+fn respond_txn_offsets(
+    request: &TxnOffsetCommitRequest,
+    code: &dyn Fn(&str, i32) -> ErrorCode,
+) -> TxnOffsetCommitResponse {
+    TxnOffsetCommitResponse {
+        topics: request
+            .topics
+            .iter()
+            .map(|t| TxnOffsetCommitResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| TxnOffsetCommitResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: code(&t.name, p.partition_index).code(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
     }
 }
 

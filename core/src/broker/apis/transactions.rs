@@ -209,26 +209,8 @@ pub(super) async fn txn_offset_commit(
         )
         .await;
     if verified != ErrorCode::None {
-        let code = for_version(verified, ctx.version, 3).code();
-        let mut response = TxnOffsetCommitResponse::default();
-        for topic in &request.topics {
-            response.topics.push(
-                crate::protocol::messages::txn_offset_commit_response::TxnOffsetCommitResponseTopic {
-                    name: topic.name.clone(),
-                    partitions: topic
-                        .partitions
-                        .iter()
-                        .map(|p| crate::protocol::messages::txn_offset_commit_response::TxnOffsetCommitResponsePartition {
-                            partition_index: p.partition_index,
-                            error_code: code,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                },
-            );
-        }
-        return response;
+        let code = for_version(verified, ctx.version, 3);
+        return crate::group::refuse_txn_offsets(&request, code);
     }
     state.groups.commit_txn_offsets(request, ctx.version).await
 }
