@@ -335,6 +335,19 @@ async fn a_static_member_rejoining_unchanged_keeps_the_generation_and_fences_its
     let synced = client.send(&sync("static", 1, &new, &[]), 5).await;
     assert_eq!(&synced.assignment[..], b"mine");
 
+    // Before v9 there is no skip flag: the rejoined leader is given the leader id it
+    // had, and no members, so it does not assign.
+    let older = client
+        .send(&join_request("static", "", Some("instance-1"), &["t"]), 7)
+        .await;
+    assert_eq!((older.error_code, older.generation_id), (NONE, 1));
+    assert_eq!(older.leader, new, "the previous leader id");
+    assert_ne!(older.member_id, new);
+    assert!(older.members.is_empty() && !older.skip_assignment);
+    let new = older.member_id.clone();
+    let synced = client.send(&sync("static", 1, &new, &[]), 5).await;
+    assert_eq!(&synced.assignment[..], b"mine");
+
     // Leaving by instance id with the stale member id is fenced too.
     let leave = |member: &str| LeaveGroupRequest {
         group_id: "static".into(),

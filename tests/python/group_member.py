@@ -45,6 +45,8 @@ def run_kafka_python(bootstrap: str, group: str, topic: str, session_ms: int) ->
         enable_auto_commit=False, auto_offset_reset="earliest",
         session_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 10),
     )
+    # The topic's metadata first: see the note in test_groups_kafka_python.Member.
+    assert consumer.partitions_for_topic(topic), f"no metadata for {topic}"
     last = None
     consumer.subscribe([topic])
     while True:

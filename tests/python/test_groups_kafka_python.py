@@ -6,17 +6,19 @@ leaves or dies; two groups each see every record; committed offsets survive a br
 restart; a sticky assignor keeps what it can; a static member comes back to its
 partitions without a rebalance; `weir groups reset-offsets` moves where a group resumes.
 
-kafka-python 2.x implements only the eager rebalance protocol (no
-COOPERATIVE_STICKY): a rebalance revokes every partition and assigns the new set. Its
-`StickyPartitionAssignor` stands in for the cooperative test: when a member joins,
+kafka-python's StickyPartitionAssignor is eager (it revokes every partition and
+assigns the new set), and stands in for the cooperative test: when a member joins,
 the others keep a subset of what they had.
 
-Members commit manually after processing each batch, and in `on_partitions_revoked`
-(before the group changes), so a record is never delivered twice.
+Each member polls in its own thread, as an application would. Members commit manually
+after processing each batch, and in `on_partitions_revoked` (before the group
+changes), so a record is never delivered twice.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from typing import Callable, Optional
 
@@ -81,19 +83,26 @@ def values(tag: str, count: int, start: int = 0) -> list[bytes]:
 
 
 class Member(kafka.ConsumerRebalanceListener):
-    """One consumer in a group, with what its rebalance listener saw and what it read.
+    """One consumer in a group, polling in its own thread as an application does.
 
     `events` lists ("assign" | "revoke", partitions) in order; `owned` is the
     assignment they add up to; `records` is every (partition, offset, value)
     delivered. Processed offsets are committed synchronously after every batch and in
     `on_partitions_revoked` before the group changes.
+
+    Each member polls continuously in its own thread: kafka-python 3 runs a rebalance
+    as a task that only a poll of that consumer collects, and members polled in turn
+    from one thread leave each other's finished rebalances uncollected (the client
+    then starts another). The consumer is not thread-safe, so everything else done
+    with it goes through `call`, which runs in the member's thread between polls.
     """
 
     def __init__(self, bootstrap: str, group: str, topic: str, name: str, **extra):
         self.name = name
         self.topic = topic
+        # Rebound, never mutated, so the test thread can read them while polls go on.
         self.events: list[tuple[str, list[int]]] = []
-        self.owned: set[int] = set()
+        self.owned: frozenset[int] = frozenset()
         self.records: list[tuple[int, int, bytes]] = []
         self.pending: dict[int, int] = {}  # partition -> next offset, not yet committed
         config = dict(
@@ -104,22 +113,34 @@ class Member(kafka.ConsumerRebalanceListener):
         )
         config.update(extra)
         self.consumer = kafka.KafkaConsumer(**config)
+        # kafka-python 3 joins without waiting for the topic's metadata; a leader that
+        # assigned from none rejoins once it arrives, and that second rebalance's end
+        # is lost if it comes between two polls (the member then waits forever with
+        # heartbeats off). Fetching the metadata first keeps the first rebalance whole.
+        assert self.consumer.partitions_for_topic(topic), f"no metadata for {topic}"
         self.consumer.subscribe([topic], listener=self)
         self.closed = False
+        self.polling = threading.Event()
+        self.polling.set()
+        self.stopping = threading.Event()
+        self.calls: queue.Queue = queue.Queue()
+        self.failure: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
 
-    # ConsumerRebalanceListener
+    # ConsumerRebalanceListener (called from inside a poll, in the member's thread)
     def on_partitions_revoked(self, revoked) -> None:
         parts = sorted(tp.partition for tp in revoked)
-        self.events.append(("revoke", parts))
-        self.commit(only=set(parts))
-        self.owned -= set(parts)
+        self.events = self.events + [("revoke", parts)]
+        self._commit(only=set(parts))
+        self.owned = self.owned - set(parts)
 
     def on_partitions_assigned(self, assigned) -> None:
         parts = sorted(tp.partition for tp in assigned)
-        self.events.append(("assign", parts))
-        self.owned |= set(parts)
+        self.events = self.events + [("assign", parts)]
+        self.owned = self.owned | set(parts)
 
-    def commit(self, only: Optional[set[int]] = None, retriable_ok: bool = False) -> None:
+    def _commit(self, only: Optional[set[int]] = None, retriable_ok: bool = False) -> None:
         offsets = {TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
                    for p, o in sorted(self.pending.items()) if only is None or p in only}
         if not offsets:
@@ -135,37 +156,91 @@ class Member(kafka.ConsumerRebalanceListener):
         for tp in offsets:
             self.pending.pop(tp.partition, None)
 
-    def poll(self) -> bool:
-        """One short poll (which also runs the rebalance listener); whether records came."""
-        batch = self.consumer.poll(timeout_ms=50, max_records=100)
-        got = False
+    def _poll(self) -> None:
+        batch = self.consumer.poll(timeout_ms=200, max_records=100)
+        got = []
         for tp, records in batch.items():
             for r in records:
-                self.records.append((tp.partition, r.offset, r.value))
+                got.append((tp.partition, r.offset, r.value))
                 self.pending[tp.partition] = r.offset + 1
-                got = True
-        self.commit(retriable_ok=True)
-        return got
+        if got:
+            self.records = self.records + got
+        self._commit(retriable_ok=True)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                try:
+                    fn, done = self.calls.get_nowait()
+                except queue.Empty:
+                    if self.polling.is_set():
+                        self._poll()
+                    else:
+                        time.sleep(0.05)
+                    continue
+                try:
+                    done.append(("ok", fn()))
+                except BaseException as e:  # noqa: BLE001 - handed to the caller
+                    done.append(("error", e))
+        except BaseException as e:  # noqa: BLE001 - reported by check()
+            self.failure = e
+
+    def call(self, fn: Callable[[], object]) -> object:
+        """Runs `fn` in the member's thread, between two polls, and returns its result."""
+        done: list = []
+        self.calls.put((fn, done))
+        deadline = time.monotonic() + TIMEOUT_S * 2
+        while not done:
+            self.check()
+            assert time.monotonic() < deadline, f"{self.name}: no answer from its thread"
+            time.sleep(0.01)
+        kind, value = done[0]
+        if kind == "error":
+            raise value
+        return value
+
+    def check(self) -> None:
+        """Raises what stopped the member's poll loop, if anything did."""
+        if self.failure is not None:
+            raise AssertionError(f"{self.name}'s poll loop failed") from self.failure
+        assert self.closed or self.thread.is_alive(), f"{self.name}'s poll loop is gone"
+
+    def assignment(self) -> set[int]:
+        return self.call(lambda: {tp.partition for tp in self.consumer.assignment()})
+
+    def commit(self) -> None:
+        self.call(self._commit)
+
+    def stop_polling(self) -> None:
+        """Stops calling poll (the consumer stays open), as a stuck application would."""
+        self.polling.clear()
 
     def close(self) -> None:
         if not self.closed:
-            self.closed = True
-            self.commit()
-            self.consumer.close(autocommit=False)
+            def close() -> None:
+                self._commit()
+                self.consumer.close(autocommit=False)
+            try:
+                self.call(close)
+            finally:
+                self.closed = True
+                self.stopping.set()
+                self.thread.join(timeout=TIMEOUT_S)
 
 
 def drive(members: list[Member], until: Callable[[], bool], what: str,
           timeout_s: float = REBALANCE_S) -> None:
-    """Polls every member in turn until `until()` holds; fails after `timeout_s`."""
+    """Waits, while the members poll, until `until()` holds; fails after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while not until():
+        for m in members:
+            m.check()
         if time.monotonic() > deadline:
             state = {m.name: sorted(m.owned) for m in members}
             got = {m.name: len(m.records) for m in members}
             raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; "
                                  f"assignments {state}, records read {got}")
-        for m in members:
-            m.poll()
+        time.sleep(0.05)
 
 
 def drive_for(members: list[Member], seconds: float) -> None:
@@ -182,7 +257,7 @@ def balanced(members: list[Member], partitions: int) -> Callable[[], bool]:
         owned = [m.owned for m in members]
         return all(len(o) == share for o in owned) and set().union(*owned) == set(
             range(partitions)) and all(
-            m.owned == {tp.partition for tp in m.consumer.assignment()} for m in members)
+            m.owned == m.assignment() for m in members)
     return check
 
 
@@ -309,6 +384,7 @@ def test_a_member_that_stops_polling_is_replaced(group_broker, topic):
     other = Member(b, "stallers", topic, "other")
     try:
         drive([stalling, other], balanced([stalling, other], 6), "two members, three each")
+        stalling.stop_polling()
         drive([other], lambda: other.owned == set(range(6)),
               "the polling member taking all six partitions")
     finally:
@@ -357,7 +433,7 @@ def test_committed_offsets_survive_a_broker_restart(group_broker, topic):
     try:
         got = {}
         for p in range(6):
-            offset = after.consumer.committed(TopicPartition(topic, p))
+            offset = after.call(lambda p=p: after.consumer.committed(TopicPartition(topic, p)))
             if offset is not None:
                 got[p] = offset
         assert got == committed, f"committed offsets after restart {got}, before {committed}"

@@ -266,6 +266,7 @@ impl Inner {
         let new_id = new_member_id(&params.client.client_id);
         let instance = params.instance_id.clone().unwrap_or_default();
         let skip = params.supports_skip_assignment;
+        let previous_leader = group.leader.clone();
         member.id = new_id.clone();
         update_member(&mut member, params, reply, now);
         if group.leader.as_deref() == Some(old_id.as_str()) {
@@ -279,7 +280,17 @@ impl Inner {
             let member = group.members.get_mut(&new_id).expect("inserted");
             drop(member.awaiting_join.take());
             let write = self.write_group(group).await;
-            return Joined::ReplyAfterWrite(group.current_join_response(&new_id, skip), write);
+            let mut response = group.current_join_response(&new_id, skip);
+            if !skip {
+                // Before JoinGroup v9 a leader cannot be told to skip the assignment,
+                // and what it would assign is not broadcast by a Stable group. As in
+                // Kafka, it is answered with the leader id it had, so no member takes
+                // itself for the leader (a client that did would assign from whatever
+                // metadata it has yet, and rejoin when its metadata changes).
+                response.leader = previous_leader.unwrap_or_default();
+                response.members.clear();
+            }
+            return Joined::ReplyAfterWrite(response, write);
         }
         if group.state != GroupState::PreparingRebalance {
             group.prepare_rebalance(now, now_ms, self.config.initial_rebalance_delay);

@@ -238,6 +238,16 @@ impl Log {
             let last = first + i64::from(header.last_offset_delta);
             if origin != AppendOrigin::Marker {
                 let check_sequence = origin == AppendOrigin::Client;
+                if check_sequence && header.producer_id >= 0 && header.base_sequence < 0 {
+                    // Kafka refuses this shape outright, before any sequence bookkeeping.
+                    return Err(LogError::InvalidRecord {
+                        position: pos,
+                        reason: format!(
+                            "base sequence {} is negative in a batch of producer {}",
+                            header.base_sequence, header.producer_id
+                        ),
+                    });
+                }
                 let verdict = self.producers.check_batch(
                     &header,
                     first,

@@ -123,12 +123,6 @@ impl ProducerStateManager {
         if !check_sequence {
             entry.maybe_update_epoch(epoch);
             entry.last_timestamp = header.max_timestamp;
-        } else if first_sequence < 0 {
-            return Err(LogError::OutOfOrderSequence {
-                producer_id,
-                expected: increment_sequence(entry.last_sequence(), 1).max(0),
-                found: first_sequence,
-            });
         }
         if !check_sequence {
             // Sequences are the producer's; a coordinator's write has none.
