@@ -42,6 +42,11 @@ def copy(bootstrap: str, input_topic: str, output_topic: str, group: str, txn_id
     producer = ck.Producer({
         "bootstrap.servers": bootstrap, "transactional.id": txn_id, "linger.ms": 5,
         "transaction.timeout.ms": 20000, "message.timeout.ms": 20000,
+        # With every broker down (this single broker SIGKILLed), librdkafka 2.16
+        # re-bootstraps and decommissions the broker it knew; a later
+        # send_offsets_to_transaction can then wait forever on that decommissioned
+        # group coordinator. Without re-bootstrap it reconnects to the same broker.
+        "metadata.recovery.strategy": "none",
     })
     # First, so the previous incarnation's open transaction is aborted (and its pending
     # offset commit resolved) before this one reads committed offsets.

@@ -143,6 +143,7 @@ pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes, peer: Sock
         client_id: header.client_id,
         peer,
     };
+    tracing::trace!(%peer, api = api_key.name(), version, correlation_id, "request");
     let response = match body {
         RequestBody::Produce(request) => {
             let pending = produce::start(state.clone(), ctx, request).await;
@@ -152,6 +153,7 @@ pub(crate) async fn start(state: &Arc<BrokerState>, mut frame: Bytes, peer: Sock
         RequestBody::Fetch(r) => fetch::handle(state, &ctx, r).await,
         body => serve(state, &ctx, body).await.into(),
     };
+    tracing::trace!(%peer, api = api_key.name(), correlation_id, "answered");
     Outcome::Respond(future::ready(Some(response)).boxed())
 }
 

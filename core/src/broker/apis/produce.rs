@@ -107,6 +107,7 @@ pub(super) async fn start(
                 ..Default::default()
             });
         }
+        tracing::trace!(peer = %ctx.peer, api = "Produce", correlation_id = ctx.correlation_id, "answered");
         // acks=0: the producer reads no response, so none is sent.
         (acks != 0).then(|| {
             ctx.encode(&ProduceResponse {
