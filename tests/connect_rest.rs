@@ -292,4 +292,10 @@ fn workers_in_a_group_share_tasks_and_take_over_a_dead_workers_tasks() {
             .expect("DBSIZE")
             == 100
     });
+    // A tail reaching the end of a storage topic is routine, never an ERROR line.
+    let log = second.log();
+    assert!(
+        !log.contains("PartitionEOF"),
+        "the worker logged partition ends:\n{log}"
+    );
 }

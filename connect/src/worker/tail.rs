@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -49,13 +50,13 @@ impl Tail {
     ) -> Result<Tail, ConnectError> {
         // librdkafka assigns partitions only to a consumer with a group id. The tail
         // never joins the group nor commits to it, so the id is only a label.
-        let consumer: StreamConsumer = client_config(settings)
+        let consumer: StreamConsumer<TailContext> = client_config(settings)
             .set("group.id", format!("{topic}-tail-{}", settings.worker_id))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(TailContext)
             .map_err(|e| cluster_error(&format!("cannot read topic {topic}"), settings, e))?;
         let consumer = Arc::new(consumer);
         let (probe, name) = (consumer.clone(), topic.to_string());
@@ -190,3 +191,22 @@ impl Tail {
         }
     }
 }
+
+/// The tail's client context. librdkafka reports reaching a partition's end as an
+/// error event too, and the default context logs every one at ERROR; the tail reads
+/// to the end all the time (the end is how it knows it is caught up), so that is not
+/// something a user must act on.
+struct TailContext;
+
+impl ClientContext for TailContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        {
+            return;
+        }
+        tracing::error!("librdkafka: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for TailContext {}
