@@ -121,11 +121,9 @@ impl ProducerStateManager {
             });
         }
         if !check_sequence {
+            // Sequences are the producer's; a coordinator's write has none.
             entry.maybe_update_epoch(epoch);
             entry.last_timestamp = header.max_timestamp;
-        }
-        if !check_sequence {
-            // Sequences are the producer's; a coordinator's write has none.
         } else if epoch != entry.epoch {
             // A bumped epoch restarts sequences; a producer seen with no epoch yet
             // (only markers, or nothing) may start anywhere.
