@@ -10,11 +10,13 @@
 //!   Redis.
 //!
 //! ```text
-//! cargo run --release --example connect_bench -- [BOOTSTRAP] [LINES] [RECORDS] [RATE]
+//! cargo run --release --example connect_bench -- [BOOTSTRAP] [LINES] [RECORDS] [RATES]
 //! ```
 //!
-//! Defaults: `localhost:9092`, 2,000,000 lines of ~120 bytes, 1,000,000 records,
-//! 20,000 lines/s for 10 s. Needs `redis-server` on the PATH.
+//! Defaults: `localhost:9092`, 2,000,000 lines of ~120 bytes, 1,000,000 records, and
+//! the end-to-end run at 1,000, 20,000 and 100,000 lines/s for 10 s each (`RATES` is
+//! a comma-separated list). `LINES` or `RECORDS` of 0 skips that part. Needs
+//! `redis-server` on the PATH.
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -32,6 +34,9 @@ use weir_connect::runtime::{Runtime, RuntimeSettings};
 use weir_connect::worker::Worker;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// How often the throughput runs check whether they are done.
+const CHECK_EVERY: Duration = Duration::from_millis(20);
 
 fn main() -> BenchResult<()> {
     // The runtime's logs, opt-in: RUST_LOG=info.
@@ -54,27 +59,36 @@ fn main() -> BenchResult<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let rate: u64 = args
+    let rates: Vec<u64> = args
         .get(3)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(20_000);
+        .map_or("1000,20000,100000", String::as_str)
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;
     let redis = RedisProcess::start(dir.path())?;
     let runtime = tokio::runtime::Runtime::new()?;
     let run = format!("{}", std::process::id());
 
-    file_source(&runtime, &bootstrap, dir.path(), &run, lines)?;
-    redis_sink(&runtime, &bootstrap, &redis, &run, records)?;
-    end_to_end(&runtime, &bootstrap, dir.path(), &redis, &run, rate)?;
+    if lines > 0 {
+        file_source(&runtime, &bootstrap, dir.path(), &run, lines)?;
+    }
+    if records > 0 {
+        redis_sink(&runtime, &bootstrap, &redis, &run, records)?;
+    }
+    for rate in rates {
+        end_to_end(&runtime, &bootstrap, dir.path(), &redis, &run, rate)?;
+    }
     Ok(())
 }
 
-/// Runs the connectors of a pipeline in this process until `done` returns true.
+/// Runs the connectors of a pipeline in this process until `done` returns true,
+/// asking it every `check_every`.
 fn run_pipeline(
     runtime: &tokio::runtime::Runtime,
     bootstrap: &str,
     yaml: &str,
+    check_every: Duration,
     mut done: impl FnMut() -> BenchResult<bool>,
 ) -> BenchResult<Duration> {
     let plugins = weir_connectors::plugins();
@@ -94,7 +108,7 @@ fn run_pipeline(
         if started.elapsed() > Duration::from_secs(600) {
             return Err("the pipeline did not finish within 10 minutes".into());
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(check_every);
     }
     let elapsed = started.elapsed();
     shutdown.cancel();
@@ -125,7 +139,7 @@ fn file_source(
         logs.display()
     );
     let consumer = consumer(bootstrap)?;
-    let elapsed = run_pipeline(runtime, bootstrap, &yaml, || {
+    let elapsed = run_pipeline(runtime, bootstrap, &yaml, CHECK_EVERY, || {
         Ok(high_watermark(&consumer, &topic) >= lines as i64)
     })?;
     let secs = elapsed.as_secs_f64();
@@ -172,7 +186,7 @@ fn redis_sink(
     // Timed from the first key in Redis, so the consumer group's join (and the
     // broker's initial rebalance delay) is not counted as write time.
     let mut first_write: Option<Instant> = None;
-    let elapsed = run_pipeline(runtime, bootstrap, &yaml, || {
+    let elapsed = run_pipeline(runtime, bootstrap, &yaml, CHECK_EVERY, || {
         let size: u64 = redis::cmd("DBSIZE").query(&mut connection)?;
         if size > 0 && first_write.is_none() {
             first_write = Some(Instant::now());
@@ -199,14 +213,14 @@ fn end_to_end(
     run: &str,
     rate: u64,
 ) -> BenchResult<()> {
-    let logs = dir.join("latency");
+    let logs = dir.join(format!("latency-{rate}"));
     fs::create_dir_all(&logs)?;
     let path = logs.join("app.log");
     fs::File::create(&path)?;
-    let topic = format!("bench-latency-{run}");
-    let list = "bench-latency";
+    let topic = format!("bench-latency-{run}-{rate}");
+    let list = format!("bench-latency-{rate}");
     let yaml = format!(
-        "name: bench-latency\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {logs}/*.log\n  poll.interval.ms: 10\n  converters: {{key: string, value: string}}\nsink:\n  connector: redis-sink\n  topics: [{topic}]\n  redis.uri: redis://127.0.0.1:{port}\n  redis.command: RPUSH\n  redis.key: {list}\n  batch.max.ms: 5\n  converters: {{key: string, value: string}}\n",
+        "name: bench-latency-{rate}\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {logs}/*.log\n  poll.interval.ms: 10\n  converters: {{key: string, value: string}}\nsink:\n  connector: redis-sink\n  topics: [{topic}]\n  redis.uri: redis://127.0.0.1:{port}\n  redis.command: RPUSH\n  redis.key: {list}\n  batch.max.ms: 5\n  converters: {{key: string, value: string}}\n",
         logs = logs.display(),
         port = redis.port
     );
@@ -219,7 +233,9 @@ fn end_to_end(
     writeln!(writer, "{} warm-up", now_micros())?;
     let mut started: Option<Instant> = None;
     let mut written = 0u64;
-    run_pipeline(runtime, bootstrap, &yaml, || {
+    // Checked every millisecond: a line is timed when it is popped, so the check's
+    // period is part of every figure.
+    run_pipeline(runtime, bootstrap, &yaml, Duration::from_millis(1), || {
         if let Some(started) = started {
             // Append what the steady rate calls for by now.
             let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
@@ -232,22 +248,30 @@ fn end_to_end(
                 writer.write_all(chunk.as_bytes())?;
             }
         }
+        // Many lines per round trip: one LPOP per line would cost the benchmark
+        // itself a core at 100,000 lines/s.
         loop {
-            let popped: Option<(String, String)> = redis::cmd("BLPOP")
-                .arg(list)
-                .arg(0.001)
-                .query(&mut connection)?;
-            let Some((_, line)) = popped else { break };
-            if line.ends_with("warm-up") {
-                started = Some(Instant::now());
-                continue;
+            let popped: Vec<String> = redis::cmd("LPOP")
+                .arg(&list)
+                .arg(10_000)
+                .query::<Option<Vec<String>>>(&mut connection)?
+                .unwrap_or_default();
+            if popped.is_empty() {
+                break;
             }
-            let sent: u64 = line
-                .split(' ')
-                .next()
-                .and_then(|t| t.parse().ok())
-                .ok_or("bad line")?;
-            latencies.push(now_micros().saturating_sub(sent));
+            let now = now_micros();
+            for line in popped {
+                if line.ends_with("warm-up") {
+                    started = Some(Instant::now());
+                    continue;
+                }
+                let sent: u64 = line
+                    .split(' ')
+                    .next()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or("bad line")?;
+                latencies.push(now.saturating_sub(sent));
+            }
         }
         Ok(latencies.len() as u64 >= total)
     })?;

@@ -74,6 +74,18 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.body["name"], "logs");
     assert_eq!(created.body["type"], "source");
+    // Its status names the worker from the start, never UNASSIGNED with no worker.
+    let first = http.get("/connectors/logs/status");
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["connector"]["worker_id"], json!(worker.address));
+    assert_ne!(
+        first.body["connector"]["state"], "UNASSIGNED",
+        "{}",
+        first.text
+    );
+    for task in first.body["tasks"].as_array().expect("tasks") {
+        assert_eq!(task["worker_id"], json!(worker.address), "{}", first.text);
+    }
     let again = http.post(
         "/connectors",
         &json!({"name": "logs", "config": file_source(&logs, "app")}),
@@ -292,10 +304,137 @@ fn workers_in_a_group_share_tasks_and_take_over_a_dead_workers_tasks() {
             .expect("DBSIZE")
             == 100
     });
+    // Stopped, a sink's tasks leave its consumer group at once: its offsets reset
+    // right away, as in Kafka Connect.
+    assert_eq!(http.put("/connectors/kv/stop", &Value::Null).status, 202);
+    wait_until("kv to be STOPPED", || {
+        state(&http, "kv").is_some_and(|(c, _)| c == "STOPPED")
+    });
+    let reset = http.delete("/connectors/kv/offsets");
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    assert_eq!(
+        http.get("/connectors/kv/offsets").body["offsets"],
+        json!([])
+    );
+
     // A tail reaching the end of a storage topic is routine, never an ERROR line.
     let log = second.log();
     assert!(
         !log.contains("PartitionEOF"),
         "the worker logged partition ends:\n{log}"
     );
+}
+
+/// Lines of partition 0 of `topic`, read from the beginning to its end.
+fn topic_values(bootstrap: &str, topic: &str) -> Vec<String> {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::Message;
+    let high = high_watermark(bootstrap, topic);
+    let consumer = support::consumer(bootstrap);
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .expect("assignment");
+    consumer.assign(&assignment).expect("assign");
+    let mut values = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while (values.len() as i64) < high && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            values.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into());
+        }
+    }
+    values
+}
+
+#[test]
+fn two_connect_clusters_on_one_broker_run_their_own_connectors_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let (alpha_logs, beta_logs) = (dir.path().join("alpha"), dir.path().join("beta"));
+    for (logs, text) in [(&alpha_logs, "a1\na2\n"), (&beta_logs, "b1\nb2\nb3\n")] {
+        fs::create_dir(logs).expect("logs dir");
+        fs::write(logs.join("app.log"), text).expect("log file");
+    }
+    // One cluster from a Kafka Connect worker file (named storage topics, worker-wide
+    // converter), the other from --group-id alone (topics derived from it).
+    let properties = dir.path().join("alpha.properties");
+    fs::write(
+        &properties,
+        "group.id=alpha\n\
+         config.storage.topic=alpha-connect-configs\n\
+         offset.storage.topic=alpha-connect-offsets\n\
+         status.storage.topic=alpha-connect-status\n\
+         offset.storage.partitions=3\n\
+         value.converter=string\n",
+    )
+    .expect("worker file");
+    let mut alpha = ConnectProcess::worker_with_config(&broker.bootstrap, &properties);
+    let mut beta = ConnectProcess::worker(&broker.bootstrap, "beta");
+    let (alpha_http, beta_http) = (Http::new(&alpha.address), Http::new(&beta.address));
+
+    // The same connector name in both clusters, each reading its own files.
+    let mut alpha_config = file_source(&alpha_logs, "alpha-out");
+    alpha_config
+        .as_object_mut()
+        .expect("object")
+        .remove("value.converter");
+    let created = alpha_http.put("/connectors/logs/config", &alpha_config);
+    assert_eq!(created.status, 201, "{}", created.text);
+    let created = beta_http.put(
+        "/connectors/logs/config",
+        &file_source(&beta_logs, "beta-out"),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    wait_until("both files read", || {
+        high_watermark(&broker.bootstrap, "alpha-out") == 2
+            && high_watermark(&broker.bootstrap, "beta-out") == 3
+    });
+    for http in [&alpha_http, &beta_http] {
+        wait_until("logs RUNNING", || all_tasks_in(http, "logs", "RUNNING", 1));
+        assert_eq!(http.get("/connectors").body, json!(["logs"]));
+    }
+    // Each cluster's connector ran once, on its own worker: no line landed twice, and
+    // the string converter came from alpha's worker file.
+    assert_eq!(topic_values(&broker.bootstrap, "alpha-out"), ["a1", "a2"]);
+    assert_eq!(
+        topic_values(&broker.bootstrap, "beta-out"),
+        ["b1", "b2", "b3"]
+    );
+    let alpha_status = alpha_http.get("/connectors/logs/status").body;
+    assert_eq!(alpha_status["tasks"][0]["worker_id"], json!(alpha.address));
+    let beta_status = beta_http.get("/connectors/logs/status").body;
+    assert_eq!(beta_status["tasks"][0]["worker_id"], json!(beta.address));
+    // Each cluster keeps its state in its own topics.
+    wait_until("alpha's offsets stored", || {
+        alpha_http.get("/connectors/logs/offsets").body["offsets"][0]["offset"]["position"] == 6
+    });
+    wait_until("beta's offsets stored", || {
+        beta_http.get("/connectors/logs/offsets").body["offsets"][0]["offset"]["position"] == 9
+    });
+    for topic in [
+        "alpha-connect-configs",
+        "alpha-connect-offsets",
+        "alpha-connect-status",
+        "beta-configs",
+        "beta-offsets",
+        "beta-status",
+    ] {
+        assert!(
+            high_watermark(&broker.bootstrap, topic) >= 0,
+            "topic {topic} was not created"
+        );
+    }
+    beta.terminate();
+
+    // With the cluster gone, a worker still stops at once on SIGTERM: its last status
+    // writes are given up rather than waited out.
+    broker.kill9();
+    let (took, clean) = alpha.terminate_timed();
+    let log = alpha.log();
+    assert!(clean, "the worker did not exit cleanly:\n{log}");
+    assert!(
+        log.contains("was not stored before the worker stopped"),
+        "the worker did not give up its status writes:\n{log}"
+    );
+    eprintln!("worker stopped {took:?} after SIGTERM with the broker gone");
 }

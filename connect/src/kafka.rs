@@ -44,12 +44,15 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("queue.buffering.max.kbytes", "262144"),
 ];
 
-/// A producer config: the shared settings, [`PRODUCER_DEFAULTS`], then `overrides`
-/// (a connector's `producer.override.*`).
+/// A producer config: the shared settings, [`PRODUCER_DEFAULTS`], the worker's
+/// `producer.*` keys, then `overrides` (a connector's `producer.override.*`).
 pub(crate) fn producer_config(settings: &RuntimeSettings, overrides: &ConfigMap) -> ClientConfig {
     let mut config = client_config(settings);
     for (key, value) in PRODUCER_DEFAULTS {
         config.set(*key, *value);
+    }
+    for (key, value) in &settings.producer_config {
+        config.set(key, value);
     }
     for (key, value) in overrides {
         config.set(key, value);

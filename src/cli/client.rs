@@ -8,27 +8,37 @@ use rdkafka::ClientConfig;
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ClientArgs {
     /// Bootstrap broker(s), `host:port[,host:port...]`.
+    /// (localhost:9092 when not given here or, for a Connect worker, in its
+    /// properties file.)
     #[arg(
         short = 'b',
         long = "bootstrap-server",
         env = "WEIR_BOOTSTRAP",
-        default_value = "localhost:9092",
         global = true
     )]
-    pub(crate) bootstrap_server: String,
+    pub(crate) bootstrap_server: Option<String>,
     /// A librdkafka setting, `key=value`; repeatable, applied last.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_key_value, global = true)]
     pub(crate) config: Vec<(String, String)>,
 }
 
 impl ClientArgs {
+    pub(crate) const DEFAULT_BOOTSTRAP: &'static str = "localhost:9092";
+
+    /// The bootstrap servers given, or the default.
+    pub(crate) fn bootstrap(&self) -> &str {
+        self.bootstrap_server
+            .as_deref()
+            .unwrap_or(ClientArgs::DEFAULT_BOOTSTRAP)
+    }
+
     /// A client configuration: `defaults` first, then the bootstrap servers, then `-X`.
     pub(crate) fn config_with(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         for (key, value) in defaults {
             config.set(*key, *value);
         }
-        config.set("bootstrap.servers", &self.bootstrap_server);
+        config.set("bootstrap.servers", self.bootstrap());
         for (key, value) in &self.config {
             config.set(key, value);
         }

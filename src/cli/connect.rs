@@ -2,7 +2,7 @@
 //! Kafka Connect's REST API. Both talk to the cluster through librdkafka, so they work
 //! against Weir or any Kafka cluster.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +11,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use weir_connect::config::pipeline::load_pipeline;
-use weir_connect::config::ConfigMap;
+use weir_connect::config::{parse_properties, ConfigMap};
 use weir_connect::herder::Herder;
 use weir_connect::runtime::{Runtime, RuntimeSettings};
-use weir_connect::worker::{Worker, WorkerSettings};
+use weir_connect::worker::{Worker, WorkerConfig};
 use weir_connect::Plugins;
 
 use super::broker::wait_for_signal;
@@ -43,12 +43,18 @@ enum ConnectCommand {
     /// Run a distributed worker: connectors created over the REST API are stored in
     /// the cluster, and workers in the same group share their tasks.
     Worker {
-        /// Serve the REST API and `/metrics` on this address.
-        #[arg(long, default_value = "127.0.0.1:8083", env = "WEIR_CONNECT_LISTEN")]
-        listen: String,
-        /// Workers with the same group id share connectors and tasks.
-        #[arg(long, default_value = "weir-connect", env = "WEIR_CONNECT_GROUP")]
-        group_id: String,
+        /// A worker properties file with Kafka Connect's worker keys (group.id, the
+        /// storage topics, listeners, converters, producer.*/consumer.*, ...).
+        #[arg(long = "config", id = "worker_config", value_name = "FILE")]
+        properties: Option<PathBuf>,
+        /// Serve the REST API and `/metrics` on this address (overrides `listeners`;
+        /// 127.0.0.1:8083 when neither is given).
+        #[arg(long, env = "WEIR_CONNECT_LISTEN")]
+        listen: Option<String>,
+        /// Workers with the same group id share connectors and tasks (overrides
+        /// `group.id`; the storage topics not named in the file follow it).
+        #[arg(long, env = "WEIR_CONNECT_GROUP")]
+        group_id: Option<String>,
     },
 }
 
@@ -75,7 +81,7 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
                 load_pipeline(&pipeline, &plugins).map_err(|err| anyhow::anyhow!("{err}"))?;
             let listener = bind(listen.as_deref()).await?;
             let worker_id = worker_id(listener.as_ref(), "standalone");
-            let runtime = start_runtime(&args.client, &worker_id, plugins).await?;
+            let runtime = start_runtime(&args.client, &worker_id, plugins, None).await?;
             tracing::info!(pipeline = %pipeline.name, connectors = configs.len(), "running pipeline");
             let shutdown = CancellationToken::new();
             let worker = Worker::standalone(runtime, configs, shutdown.clone())
@@ -85,21 +91,75 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
                 })?;
             serve_until_signal(worker, listener, shutdown).await
         }
-        ConnectCommand::Worker { listen, group_id } => {
+        ConnectCommand::Worker {
+            properties,
+            listen,
+            group_id,
+        } => {
+            let config = worker_config(properties.as_deref(), group_id)?;
+            let listen = listen
+                .or_else(|| config.listen.clone())
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
             let listener = bind(Some(&listen)).await?;
-            let worker_id = worker_id(listener.as_ref(), "worker");
-            let runtime = start_runtime(&args.client, &worker_id, plugins).await?;
+            let worker_id = advertised_id(&config, listener.as_ref());
+            let mut client = args.client.clone();
+            if client.bootstrap_server.is_none() {
+                client.bootstrap_server = config.bootstrap_servers.clone();
+            }
+            let runtime = start_runtime(&client, &worker_id, plugins, Some(&config)).await?;
             let shutdown = CancellationToken::new();
-            let settings = WorkerSettings {
-                group_id,
-                ..WorkerSettings::default()
-            };
-            let worker = Worker::distributed(runtime, settings, shutdown.clone())
+            let worker = Worker::distributed(runtime, config.worker.clone(), shutdown.clone())
                 .await
                 .map_err(|err| {
                     anyhow::anyhow!("cannot start the Connect worker: {}", err.chain())
                 })?;
             serve_until_signal(worker, listener, shutdown).await
+        }
+    }
+}
+
+/// Where a worker serves its REST API when neither `--listen` nor `listeners` says.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8083";
+
+/// The worker's properties file (if any) with `--group-id` over its `group.id`.
+fn worker_config(path: Option<&Path>, group_id: Option<String>) -> anyhow::Result<WorkerConfig> {
+    let mut props = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read worker config {}", path.display()))?;
+            parse_properties(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?
+        }
+        None => ConfigMap::new(),
+    };
+    if let Some(group_id) = group_id {
+        props.insert("group.id".to_string(), group_id);
+    }
+    let config = WorkerConfig::parse(&props).map_err(|issues| {
+        let source = path.map_or("the worker settings".to_string(), |p| {
+            p.display().to_string()
+        });
+        let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
+        anyhow::anyhow!("{source} is invalid:\n{}", lines.join("\n"))
+    })?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
+}
+
+/// The id other workers and users know this worker by: its advertised `host:port`,
+/// else the listener's address.
+fn advertised_id(config: &WorkerConfig, listener: Option<&TcpListener>) -> String {
+    let bound = listener.and_then(|l| l.local_addr().ok());
+    match (&config.advertised_host, config.advertised_port, bound) {
+        (None, None, _) => worker_id(listener, "worker"),
+        (host, port, bound) => {
+            let host = host
+                .clone()
+                .or_else(|| bound.map(|a| a.ip().to_string()))
+                .unwrap_or_else(|| "localhost".to_string());
+            let port = port.or_else(|| bound.map(|a| a.port())).unwrap_or(8083);
+            format!("{host}:{port}")
         }
     }
 }
@@ -110,16 +170,20 @@ async fn start_runtime(
     client: &ClientArgs,
     worker_id: &str,
     plugins: Plugins,
+    worker: Option<&WorkerConfig>,
 ) -> anyhow::Result<Runtime> {
-    let mut settings = RuntimeSettings::new(&client.bootstrap_server, worker_id);
+    let mut settings = RuntimeSettings::new(client.bootstrap(), worker_id);
     settings.client_config = client.config.iter().cloned().collect::<ConfigMap>();
+    if let Some(worker) = worker {
+        worker.apply(&mut settings);
+    }
     Runtime::start(settings, plugins)
         .await
         .map_err(|err| anyhow::anyhow!("{}", err.chain()))
         .with_context(|| {
             format!(
                 "cannot start the Connect runtime against {}",
-                client.bootstrap_server
+                client.bootstrap()
             )
         })
 }

@@ -44,6 +44,33 @@ impl ConnectProcess {
         ConnectProcess::spawn(command, "connect worker")
     }
 
+    /// `weir connect worker --config FILE --listen 127.0.0.1:0 -b BOOTSTRAP`: the
+    /// group and everything else from the properties file.
+    pub(crate) fn worker_with_config(bootstrap: &str, properties: &Path) -> ConnectProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+        command
+            .args(["connect", "worker", "--config"])
+            .arg(properties)
+            .args(["--listen", "127.0.0.1:0", "-b", bootstrap]);
+        ConnectProcess::spawn(command, "connect worker")
+    }
+
+    /// Stops the process with SIGTERM; returns how long it took to exit and whether
+    /// it exited cleanly.
+    pub(crate) fn terminate_timed(&mut self) -> (std::time::Duration, bool) {
+        let Some(mut child) = self.child.take() else {
+            return (std::time::Duration::ZERO, true);
+        };
+        let started = std::time::Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let exit = child.wait().expect("wait for weir connect");
+        (started.elapsed(), exit.success())
+    }
+
     fn spawn(command: Command, what: &str) -> ConnectProcess {
         let (child, address, log) = spawn_listening(command, what);
         ConnectProcess {

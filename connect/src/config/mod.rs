@@ -13,6 +13,7 @@ mod env;
 mod framework;
 mod keys;
 pub mod pipeline;
+mod properties;
 #[cfg(test)]
 pub(crate) mod testing;
 mod validate;
@@ -24,4 +25,7 @@ pub use def::{
 pub use env::{resolve_env, resolve_env_with};
 pub use framework::{ConnectorConfig, ErrorPolicy, Tolerance};
 pub use keys::{connector_def, framework_def, GROUP_COMMON, GROUP_ERRORS, GROUP_TRANSFORMS};
-pub use validate::{config_key_infos, mask_secrets, validate_config, with_plugin_from_path};
+pub use properties::{parse_properties, PropertiesError};
+pub use validate::{
+    add_issues, config_key_infos, mask_secrets, validate_config, with_plugin_from_path,
+};

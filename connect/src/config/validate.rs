@@ -55,28 +55,8 @@ pub fn validate_config(plugins: &Plugins, props: &ConfigMap) -> ConfigInfos {
         .collect();
     // Keys no definition declares: unknown keys, transform and converter sub-keys.
     for (name, found) in errors {
-        configs.push(ConfigInfo {
-            definition: ConfigKeyInfo {
-                name: name.clone(),
-                config_type: ConfigType::String.name().to_string(),
-                required: false,
-                default_value: None,
-                importance: super::Importance::Low.name().to_string(),
-                documentation: String::new(),
-                group: None,
-                width: "NONE".to_string(),
-                display_name: name.clone(),
-                dependents: Vec::new(),
-                order: -1,
-            },
-            value: ConfigValueInfo {
-                value: masked.get(&name).cloned(),
-                name,
-                recommended_values: Vec::new(),
-                errors: found,
-                visible: true,
-            },
-        });
+        let value = masked.get(&name).cloned();
+        configs.push(undeclared_key(name, value, found));
     }
     let mut groups: Vec<String> = Vec::new();
     for group in def.keys().iter().filter_map(|k| k.group.as_ref()) {
@@ -89,6 +69,47 @@ pub fn validate_config(plugins: &Plugins, props: &ConfigMap) -> ConfigInfos {
         error_count: configs.iter().map(|c| c.value.errors.len()).sum(),
         groups,
         configs,
+    }
+}
+
+/// Adds problems found outside [`ConnectorConfig::parse`] (the worker's client
+/// override policy) to a `config/validate` answer.
+pub fn add_issues(infos: &mut ConfigInfos, issues: Vec<ConfigIssue>) {
+    for issue in issues {
+        let text = error_text(&issue);
+        match infos.configs.iter_mut().find(|c| c.value.name == issue.key) {
+            Some(config) => config.value.errors.push(text),
+            None => infos
+                .configs
+                .push(undeclared_key(issue.key, None, vec![text])),
+        }
+        infos.error_count += 1;
+    }
+}
+
+/// The entry of a key no definition declares.
+fn undeclared_key(name: String, value: Option<String>, errors: Vec<String>) -> ConfigInfo {
+    ConfigInfo {
+        definition: ConfigKeyInfo {
+            name: name.clone(),
+            config_type: ConfigType::String.name().to_string(),
+            required: false,
+            default_value: None,
+            importance: super::Importance::Low.name().to_string(),
+            documentation: String::new(),
+            group: None,
+            width: "NONE".to_string(),
+            display_name: name.clone(),
+            dependents: Vec::new(),
+            order: -1,
+        },
+        value: ConfigValueInfo {
+            value,
+            name,
+            recommended_values: Vec::new(),
+            errors,
+            visible: true,
+        },
     }
 }
 

@@ -12,17 +12,19 @@ mod sink_task;
 mod source_task;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{resolve_env, ConfigMap, ConnectorConfig};
+use crate::config::{resolve_env, ConfigIssue, ConfigMap, ConnectorConfig};
 use crate::herder::{ConnectorTaskId, PartitionOffset};
 use crate::{ConnectError, Plugins, Task};
 
 pub use metrics::{Metrics, TaskMetrics};
 
-/// Where the cluster is and how to reach it.
+/// Where the cluster is, how to reach it, and what a worker's properties file says
+/// about the tasks' clients.
 #[derive(Debug, Clone)]
 pub struct RuntimeSettings {
     pub bootstrap_servers: String,
@@ -30,7 +32,53 @@ pub struct RuntimeSettings {
     pub client_config: ConfigMap,
     /// Compacted topic of source offsets.
     pub offsets_topic: String,
+    /// Partitions and replication factor of the offsets topic when it is created.
+    pub offsets_partitions: i32,
+    pub offsets_replication_factor: i32,
+    /// Settings for the source tasks' producers (a worker's `producer.*` keys), under
+    /// a connector's `producer.override.*`.
+    pub producer_config: ConfigMap,
+    /// Settings for the sink tasks' consumers (`consumer.*`), under a connector's
+    /// `consumer.override.*`.
+    pub consumer_config: ConfigMap,
+    /// Connector keys a connector takes from the worker when it does not set them
+    /// (`key.converter`, `value.converter` and their settings).
+    pub connector_defaults: ConfigMap,
+    /// How often a source task stores its acknowledged positions while data flows.
+    pub offset_flush_interval: Duration,
+    /// Which client overrides connectors may set.
+    pub override_policy: OverridePolicy,
     pub worker_id: String,
+}
+
+/// `connector.client.config.override.policy`: which `producer.override.*` and
+/// `consumer.override.*` keys a connector may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverridePolicy {
+    /// Any key (Kafka Connect's default since 3.0).
+    All,
+    /// No key.
+    None,
+    /// Only the client's identity: `sasl.jaas.config`, `sasl.mechanism`,
+    /// `security.protocol`.
+    Principal,
+}
+
+impl OverridePolicy {
+    /// Why `key` (without its prefix) may not be overridden, if it may not.
+    pub fn refuses(self, key: &str) -> Option<String> {
+        const PRINCIPAL: &[&str] = &["sasl.jaas.config", "sasl.mechanism", "security.protocol"];
+        match self {
+            OverridePolicy::All => None,
+            OverridePolicy::None => Some(format!(
+                "The 'None' policy does not allow '{key}' to be overridden"
+            )),
+            OverridePolicy::Principal if PRINCIPAL.contains(&key) => None,
+            OverridePolicy::Principal => Some(format!(
+                "The 'Principal' policy does not allow '{key}' to be overridden"
+            )),
+        }
+    }
 }
 
 impl RuntimeSettings {
@@ -45,8 +93,73 @@ impl RuntimeSettings {
             bootstrap_servers: bootstrap_servers.into(),
             client_config: ConfigMap::new(),
             offsets_topic: RuntimeSettings::OFFSETS_TOPIC.to_string(),
+            offsets_partitions: 25,
+            offsets_replication_factor: -1,
+            producer_config: ConfigMap::new(),
+            consumer_config: ConfigMap::new(),
+            connector_defaults: ConfigMap::new(),
+            offset_flush_interval: Duration::from_secs(1),
+            override_policy: OverridePolicy::All,
             worker_id: worker_id.into(),
         }
+    }
+
+    /// [`ConnectorConfig::parse`] of a connector's props with the worker's converter
+    /// defaults under them, and its client overrides checked against the worker's
+    /// policy. The parsed config's `raw` stays the props as given.
+    pub fn parse_connector(
+        &self,
+        plugins: &Plugins,
+        props: &ConfigMap,
+    ) -> Result<ConnectorConfig, Vec<ConfigIssue>> {
+        let refused = self.refused_overrides(props);
+        match ConnectorConfig::parse(plugins, &self.with_connector_defaults(props)) {
+            Ok(mut config) if refused.is_empty() => {
+                config.raw = props.clone();
+                Ok(config)
+            }
+            Ok(_) => Err(refused),
+            Err(mut issues) => {
+                issues.extend(refused);
+                Err(issues)
+            }
+        }
+    }
+
+    /// The connector's `producer.override.*` and `consumer.override.*` keys that the
+    /// worker's policy refuses.
+    pub fn refused_overrides(&self, props: &ConfigMap) -> Vec<ConfigIssue> {
+        props
+            .keys()
+            .filter_map(|key| {
+                let client_key = key
+                    .strip_prefix("producer.override.")
+                    .or_else(|| key.strip_prefix("consumer.override."))
+                    .or_else(|| key.strip_prefix("admin.override."))?;
+                let message = self.override_policy.refuses(client_key)?;
+                Some(ConfigIssue::new(key.as_str(), message).with_hint(
+                    "the worker's connector.client.config.override.policy decides which \
+                     client settings connectors may override",
+                ))
+            })
+            .collect()
+    }
+
+    /// A connector's props with the worker's converter defaults under them. A
+    /// converter the connector names comes with only the connector's settings for it,
+    /// as in Kafka Connect: the worker's `key.converter.*` belong to the worker's
+    /// `key.converter`.
+    pub fn with_connector_defaults(&self, props: &ConfigMap) -> ConfigMap {
+        let mut merged = props.clone();
+        for (key, value) in &self.connector_defaults {
+            let converter = key.split_once(".converter").map(|(kind, _)| kind);
+            let named_by_connector =
+                converter.is_some_and(|kind| props.contains_key(&format!("{kind}.converter")));
+            if !named_by_connector {
+                merged.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        merged
     }
 }
 

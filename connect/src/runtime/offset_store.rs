@@ -1,15 +1,19 @@
 //! Source offsets in a compacted topic, in Kafka Connect's format.
 //!
 //! Key: the JSON array `["<connector>", <source partition>]`; value: the source
-//! offset as JSON, or null to forget the partition. One partition, so every write for
-//! a key is ordered and the last one wins after compaction. Reads go to the topic
-//! itself, from the beginning to the high watermark, rather than to a cache: a task
-//! that moves to another worker must see the offsets its previous owner wrote.
+//! offset as JSON, or null to forget the partition. A key always goes to the same
+//! partition (the Java clients' murmur2 partitioner, as Kafka Connect's), so every
+//! write for a key is ordered and the last one wins after compaction. Reads go to the
+//! topic itself, every partition from the beginning to its end, rather than to a
+//! cache: a task that moves to another worker must see the offsets its previous owner
+//! wrote. Reads are read_committed, so offsets written in an aborted transaction
+//! (exactly-once sources) are never seen.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -44,8 +48,8 @@ impl OffsetStore {
     pub(crate) async fn open(settings: &RuntimeSettings) -> Result<OffsetStore, ConnectError> {
         let topic = InternalTopic {
             name: &settings.offsets_topic,
-            partitions: 1,
-            replication_factor: 1,
+            partitions: settings.offsets_partitions,
+            replication_factor: settings.offsets_replication_factor,
             compacted: true,
         };
         ensure_topics(settings, &[topic]).await?;
@@ -141,35 +145,47 @@ fn read_blocking(
         .set("group.id", &group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
         .create()
         .map_err(|err| kafka_error("cannot create the offsets reader", err))?;
-    let (low, high) = consumer
-        .fetch_watermarks(topic, 0, REQUEST_TIMEOUT)
-        .map_err(|err| kafka_error(format!("cannot read the end of {topic}"), err))?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
+        .map_err(|err| kafka_error(format!("cannot read the partitions of {topic}"), err))?;
+    let mut assignment = TopicPartitionList::new();
+    let mut reading = BTreeSet::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .map_err(|err| kafka_error("cannot assign the offsets topic", err))?;
+        reading.insert(partition.id());
+    }
     // By canonical partition text, so a later write replaces an earlier one.
     let mut offsets: BTreeMap<String, (SourcePartition, SourceOffset)> = BTreeMap::new();
-    if high > low {
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(topic, 0, Offset::Beginning)
-            .map_err(|err| kafka_error("cannot assign the offsets topic", err))?;
+    if !reading.is_empty() {
         consumer
             .assign(&assignment)
             .map_err(|err| kafka_error("cannot assign the offsets topic", err))?;
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let mut next = low;
-        while next < high {
+        // A partition is read once its end (read_committed: its last stable offset)
+        // is reached, which librdkafka reports as a partition EOF.
+        while !reading.is_empty() {
             if Instant::now() > deadline {
                 return Err(ConnectError::external(format!(
-                    "timed out reading {topic} (at offset {next} of {high})"
+                    "timed out reading {topic} (partitions {reading:?} not read to their end)"
                 )));
             }
             let Some(message) = consumer.poll(Duration::from_millis(200)) else {
                 continue;
             };
-            let message =
-                message.map_err(|err| kafka_error(format!("cannot read {topic}"), err))?;
-            next = message.offset() + 1;
+            let message = match message {
+                Ok(message) => message,
+                Err(KafkaError::PartitionEOF(partition)) => {
+                    reading.remove(&partition);
+                    continue;
+                }
+                Err(err) => return Err(kafka_error(format!("cannot read {topic}"), err)),
+            };
             let Some(key) = message.key() else { continue };
             let Ok((name, partition)) = serde_json::from_slice::<(String, Value)>(key) else {
                 tracing::warn!(

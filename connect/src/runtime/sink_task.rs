@@ -105,14 +105,10 @@ impl SinkTaskRun<'_> {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            // A task runs in one place at a time (one process, or the worker holding its
-            // slot), so it is a static member: restarted after a crash or moved to
-            // another worker, it takes its partitions back at once instead of waiting
-            // out the dead member's session.
-            .set(
-                "group.instance.id",
-                format!("connect-{}-{}", self.id.connector, self.id.task),
-            )
+            // A dynamic member, as in Kafka Connect: a stopped task leaves the group
+            // at once, so its offsets can be reset right after it stops (librdkafka
+            // sends no LeaveGroup for a static member). A crashed task's partitions
+            // wait out this session before its successor gets them.
             .set("session.timeout.ms", "10000")
             // A chained pipeline's sink usually subscribes before its source has
             // created the topic; librdkafka only notices a new topic on a metadata
@@ -121,7 +117,8 @@ impl SinkTaskRun<'_> {
             // Measured: a file -> topic -> Redis pipeline at 20,000 records/s had a p50
             // of ~480 ms end to end with librdkafka's 500 ms default, ~39 ms with 100 ms.
             .set("fetch.wait.max.ms", "100");
-        for (key, value) in &self.config.consumer_overrides {
+        let worker = &self.settings.consumer_config;
+        for (key, value) in worker.iter().chain(&self.config.consumer_overrides) {
             config.set(key, value);
         }
         let consumer: StreamConsumer = config

@@ -5,7 +5,7 @@
 //! while the next one is polled. Batches settle strictly in order, so acknowledged
 //! positions never cover a record of a later batch that is not yet acknowledged.
 //! Acknowledged positions are stored (and committed upstream) at most every
-//! [`OFFSET_FLUSH_INTERVAL`] while data flows, and at once when the source goes idle,
+//! `offset.flush.interval.ms` while data flows, and at once when the source goes idle,
 //! pauses or stops: storing after every batch would put an offsets round trip on the
 //! path of every batch, and a crash only costs re-producing what came after the last
 //! stored position.
@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -32,11 +32,6 @@ use crate::kafka::{kafka_error, producer_config};
 
 /// Polled batches being produced at once.
 const MAX_IN_FLIGHT: usize = 4;
-
-/// How often acknowledged positions are stored while records keep flowing (Kafka
-/// Connect's `offset.flush.interval.ms`, which defaults to a minute; shorter here to
-/// bound how much a crashed task produces twice).
-const OFFSET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Produced batches not yet acknowledged, and acknowledged positions not yet stored.
 #[derive(Default)]
@@ -356,7 +351,7 @@ impl SourceTaskRun<'_> {
         }
         if progress
             .stored_at
-            .is_none_or(|at| at.elapsed() >= OFFSET_FLUSH_INTERVAL)
+            .is_none_or(|at| at.elapsed() >= self.settings.offset_flush_interval)
         {
             self.store(source, progress).await?;
         }

@@ -9,8 +9,7 @@
 use async_trait::async_trait;
 
 use crate::config::{
-    closest, config_key_infos, connector_def, mask_secrets, validate_config, ConfigMap,
-    ConnectorConfig,
+    add_issues, closest, config_key_infos, connector_def, mask_secrets, validate_config, ConfigMap,
 };
 use crate::herder::{
     ConfigInfos, ConfigKeyInfo, ConnectorInfo, ConnectorOffsets, ConnectorState,
@@ -29,6 +28,10 @@ use super::{kafka, Worker};
 /// grace period, plus the time for their statuses to reach this worker.
 const TASKS_STOPPING_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// How long creating a connector waits for its owner's first status, so a status read
+/// right after the create names the worker that runs it.
+const FIRST_STATUS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn connector_type(view: &View, name: &str) -> Result<ConnectorType, HerderError> {
     let entry = view.connector(name).ok_or_else(|| not_found(name))?;
     entry.connector_type.ok_or_else(|| {
@@ -42,43 +45,34 @@ fn connector_type(view: &View, name: &str) -> Result<ConnectorType, HerderError>
     })
 }
 
-fn task_state(id: u32, status: Option<&StatusRecord>) -> TaskState {
-    match status {
-        Some(s) => TaskState {
-            id,
-            state: s.state,
-            worker_id: s.worker_id.clone(),
-            trace: s.trace.clone(),
-        },
-        None => TaskState {
-            id,
-            state: State::Unassigned,
-            worker_id: String::new(),
-            trace: None,
-        },
+fn task_state(id: u32, status: &StatusRecord) -> TaskState {
+    TaskState {
+        id,
+        state: status.state,
+        worker_id: status.worker_id.clone(),
+        trace: status.trace.clone(),
     }
 }
 
 fn state_info(view: &View, name: &str) -> Result<ConnectorStateInfo, HerderError> {
     let connector_type = connector_type(view, name)?;
-    let connector = match view.status(&Subject::Connector(name.to_string())) {
-        Some(s) => ConnectorState {
+    // Kafka Connect answers 404 until the connector's owner reported, and lists only
+    // the tasks that have; a create waits for that first report (FIRST_STATUS_WAIT).
+    let connector = view
+        .status(&Subject::Connector(name.to_string()))
+        .map(|s| ConnectorState {
             state: s.state,
             worker_id: s.worker_id.clone(),
             trace: s.trace.clone(),
-        },
-        None => ConnectorState {
-            state: State::Unassigned,
-            worker_id: String::new(),
-            trace: None,
-        },
-    };
+        })
+        .ok_or_else(|| HerderError::NotFound(format!("No status found for connector {name}")))?;
     let tasks = view
         .task_ids(name)
         .into_iter()
-        .map(|id| {
+        .filter_map(|id| {
             let task = id.task;
-            task_state(task, view.status(&Subject::Task(id)))
+            view.status(&Subject::Task(id))
+                .map(|status| task_state(task, status))
         })
         .collect();
     Ok(ConnectorStateInfo {
@@ -147,6 +141,19 @@ impl Worker {
         self.put(ConfigRecord::Restart(name.to_string(), request))
             .await?;
         Ok(marked)
+    }
+
+    /// Waits, up to [`FIRST_STATUS_WAIT`], until the connector's owner reported its
+    /// state. No owner (every worker busy rebalancing) is not an error: the status
+    /// reads 404 until one reports.
+    async fn wait_for_first_status(&self, name: &str) {
+        let subject = Subject::Connector(name.to_string());
+        let deadline = tokio::time::Instant::now() + FIRST_STATUS_WAIT;
+        while self.shared.view().status(&subject).is_none()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// The connector's type; with `must_be_stopped`, only once it is STOPPED and none
@@ -249,7 +256,8 @@ impl Herder for Worker {
                 config.insert("name".to_string(), name.to_string());
             }
         }
-        ConnectorConfig::parse(self.runtime.plugins(), &config)
+        (self.runtime.settings())
+            .parse_connector(self.runtime.plugins(), &config)
             .map_err(|issues| HerderError::BadRequest(invalid_config_message(&issues)))?;
         let exists = self.shared.view().connector(name).is_some();
         if exists && !allow_replace {
@@ -259,6 +267,9 @@ impl Herder for Worker {
         }
         self.put(ConfigRecord::Connector(name.to_string(), Some(config)))
             .await?;
+        if !exists {
+            self.wait_for_first_status(name).await;
+        }
         Ok(Upserted {
             created: !exists,
             info: self.connector_info(name).await?,
@@ -310,7 +321,14 @@ impl Herder for Worker {
                 id.connector, id.task
             )));
         }
-        Ok(task_state(id.task, view.status(&Subject::Task(id.clone()))))
+        view.status(&Subject::Task(id.clone()))
+            .map(|status| task_state(id.task, status))
+            .ok_or_else(|| {
+                HerderError::NotFound(format!(
+                    "No status found for task {}-{}",
+                    id.connector, id.task
+                ))
+            })
     }
 
     async fn set_target_state(&self, name: &str, state: TargetState) -> Result<(), HerderError> {
@@ -447,7 +465,10 @@ impl Herder for Worker {
                 config.insert("connector.class".to_string(), plugin_type.to_string());
             }
         }
-        Ok(validate_config(plugins, &config))
+        let settings = self.runtime.settings();
+        let mut infos = validate_config(plugins, &settings.with_connector_defaults(&config));
+        add_issues(&mut infos, settings.refused_overrides(&config));
+        Ok(infos)
     }
 
     fn metrics(&self) -> String {

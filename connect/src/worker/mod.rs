@@ -31,6 +31,7 @@ mod store;
 mod tail;
 mod topic_store;
 mod view;
+mod worker_config;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -56,6 +57,8 @@ use tail::Tail;
 use topic_store::TopicStore;
 use view::Shared;
 
+pub use worker_config::{ExactlyOnceSourceSupport, WorkerConfig, DEFAULT_GROUP_ID};
+
 /// How a distributed worker finds its cluster's workers and stores their state.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -72,8 +75,10 @@ pub struct WorkerSettings {
     pub slots: i32,
     /// Partitions of the status topic when this worker creates it.
     pub status_partitions: i32,
-    /// Replication factor of the topics this worker creates; -1 takes the broker's.
-    pub replication_factor: i32,
+    /// Replication factors of the config and status topics when this worker creates
+    /// them; -1 takes the broker's. (The slots topic holds no data: one replica.)
+    pub config_replication_factor: i32,
+    pub status_replication_factor: i32,
     /// How long a worker may go silent before its tasks move to other workers.
     pub session_timeout: Duration,
     /// How long a stopping task may take before it is aborted (Kafka Connect's
@@ -86,13 +91,14 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> WorkerSettings {
         WorkerSettings {
-            group_id: "weir-connect".to_string(),
-            config_topic: "weir-connect-configs".to_string(),
-            status_topic: "weir-connect-status".to_string(),
-            slots_topic: "weir-connect-slots".to_string(),
+            group_id: DEFAULT_GROUP_ID.to_string(),
+            config_topic: format!("{DEFAULT_GROUP_ID}-configs"),
+            status_topic: format!("{DEFAULT_GROUP_ID}-status"),
+            slots_topic: format!("{DEFAULT_GROUP_ID}-slots"),
             slots: 32,
             status_partitions: 5,
-            replication_factor: -1,
+            config_replication_factor: -1,
+            status_replication_factor: -1,
             session_timeout: Duration::from_secs(10),
             task_shutdown_timeout: Duration::from_secs(5),
             startup_timeout: Duration::from_secs(60),
@@ -180,18 +186,28 @@ impl Worker {
     ) -> Result<Arc<Worker>, ConnectError> {
         let client = runtime.settings().clone();
         let admin = Arc::new(admin(&client)?);
-        let topic = |name, partitions, compacted| InternalTopic {
+        let topic = |name, partitions, replication_factor, compacted| InternalTopic {
             name,
             partitions,
-            replication_factor: settings.replication_factor,
+            replication_factor,
             compacted,
         };
         ensure_topics(
             &client,
             &[
-                topic(&settings.config_topic, 1, true),
-                topic(&settings.status_topic, settings.status_partitions, true),
-                topic(&settings.slots_topic, settings.slots, false),
+                topic(
+                    &settings.config_topic,
+                    1,
+                    settings.config_replication_factor,
+                    true,
+                ),
+                topic(
+                    &settings.status_topic,
+                    settings.status_partitions,
+                    settings.status_replication_factor,
+                    true,
+                ),
+                topic(&settings.slots_topic, settings.slots, -1, false),
             ],
         )
         .await?;
@@ -226,6 +242,7 @@ impl Worker {
             &settings.status_topic,
             config_tail,
             tracker.clone(),
+            stop.clone(),
         )?);
 
         let probe = admin.clone();

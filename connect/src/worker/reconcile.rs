@@ -194,7 +194,8 @@ impl Controller {
                 return parsed.clone();
             }
         }
-        let parsed = ConnectorConfig::parse(self.runtime.plugins(), props)
+        let parsed = (self.runtime.settings())
+            .parse_connector(self.runtime.plugins(), props)
             .map(Arc::new)
             .map_err(|issues| {
                 let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();

@@ -195,17 +195,25 @@ impl Tail {
 /// The tail's client context. librdkafka reports reaching a partition's end as an
 /// error event too, and the default context logs every one at ERROR; the tail reads
 /// to the end all the time (the end is how it knows it is caught up), so that is not
-/// something a user must act on.
+/// something a user must act on. A lost broker connection is a warning: librdkafka
+/// reconnects by itself, and the worker goes on once it has.
 struct TailContext;
 
 impl ClientContext for TailContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if matches!(error, KafkaError::PartitionEOF(_))
-            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
-        {
-            return;
+        use rdkafka::types::RDKafkaErrorCode as Code;
+        match error.rdkafka_error_code() {
+            _ if matches!(error, KafkaError::PartitionEOF(_)) => {}
+            Some(Code::PartitionEOF) => {}
+            Some(
+                Code::BrokerTransportFailure
+                | Code::AllBrokersDown
+                | Code::Resolve
+                | Code::RequestTimedOut
+                | Code::OperationTimedOut,
+            ) => tracing::warn!("librdkafka: {error}: {reason}"),
+            _ => tracing::error!("librdkafka: {error}: {reason}"),
         }
-        tracing::error!("librdkafka: {error}: {reason}");
     }
 }
 

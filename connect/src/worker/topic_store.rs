@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::runtime::RuntimeSettings;
@@ -25,6 +26,11 @@ use crate::kafka::{client_config, cluster_error};
 /// read it back.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a stopping worker still waits for its last statuses to be stored: enough
+/// for a reachable cluster, short enough that an unreachable one does not hold the
+/// process (other workers see the statuses change when the group moves the tasks).
+const SHUTDOWN_WRITE_WAIT: Duration = Duration::from_secs(2);
+
 pub(crate) struct TopicStore {
     shared: Arc<Shared>,
     producer: FutureProducer,
@@ -34,6 +40,8 @@ pub(crate) struct TopicStore {
     config_tail: Tail,
     /// Waits on status deliveries, to report the ones that failed.
     deliveries: TaskTracker,
+    /// The worker stopping: deliveries wait at most [`SHUTDOWN_WRITE_WAIT`] more.
+    stop: CancellationToken,
 }
 
 impl std::fmt::Debug for TopicStore {
@@ -53,6 +61,7 @@ impl TopicStore {
         status_topic: &str,
         config_tail: Tail,
         deliveries: TaskTracker,
+        stop: CancellationToken,
     ) -> Result<TopicStore, ConnectError> {
         let producer: FutureProducer = client_config(settings)
             .set("acks", "all")
@@ -68,6 +77,7 @@ impl TopicStore {
             status_topic: status_topic.to_string(),
             config_tail,
             deliveries,
+            stop,
         })
     }
 }
@@ -118,13 +128,23 @@ impl BackingStore for TopicStore {
         {
             Ok(delivery) => {
                 let topic = self.status_topic.clone();
+                let stop = self.stop.clone();
+                let stopped = async move {
+                    stop.cancelled().await;
+                    tokio::time::sleep(SHUTDOWN_WRITE_WAIT).await;
+                };
                 self.deliveries.spawn(async move {
-                    match delivery.await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err((err, _))) => {
-                            tracing::warn!(%topic, %key, error = %err, "a status was not stored")
-                        }
-                        Err(_) => tracing::warn!(%topic, %key, "a status write was dropped"),
+                    tokio::select! {
+                        result = delivery => match result {
+                            Ok(Ok(_)) => {}
+                            Ok(Err((err, _))) => {
+                                tracing::warn!(%topic, %key, error = %err, "a status was not stored")
+                            }
+                            Err(_) => tracing::warn!(%topic, %key, "a status write was dropped"),
+                        },
+                        () = stopped => tracing::warn!(
+                            %topic, %key, "a status was not stored before the worker stopped (is the Kafka cluster reachable?)"
+                        ),
                     }
                 });
             }
