@@ -15,7 +15,7 @@
 //!
 //! Defaults: `localhost:9092`, 2,000,000 lines of ~120 bytes, 1,000,000 records, and
 //! the end-to-end run at 1,000, 20,000 and 100,000 lines/s for 10 s each (`RATES` is
-//! a comma-separated list). `LINES` or `RECORDS` of 0 skips that part. Needs
+//! a comma-separated list; empty for none). `LINES` or `RECORDS` of 0 skips that part. Needs
 //! `redis-server` on the PATH.
 
 use std::fs::{self, OpenOptions};
@@ -33,15 +33,22 @@ use weir_connect::config::pipeline::parse_pipeline;
 use weir_connect::runtime::{Runtime, RuntimeSettings};
 use weir_connect::worker::Worker;
 
+// The allocator the `weir` binary runs with, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// How often the throughput runs check whether they are done.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
 
 fn main() -> BenchResult<()> {
-    // The runtime's logs, opt-in: RUST_LOG=info.
+    // The runtime's warnings; more with RUST_LOG=info. librdkafka's own logs are off
+    // as in the `weir` binary.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rdkafka=off"));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,6 +70,7 @@ fn main() -> BenchResult<()> {
         .get(3)
         .map_or("1000,20000,100000", String::as_str)
         .split(',')
+        .filter(|rate| !rate.is_empty())
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;

@@ -10,6 +10,9 @@ use tracing_subscriber::EnvFilter;
 
 mod cli;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     // librdkafka logs every failed connection attempt; client commands report the
