@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::ClientConfig;
 
@@ -143,3 +144,31 @@ pub(crate) fn cluster_error(
         err,
     )
 }
+
+/// The context of a consumer that reads topics to their end (the worker's tails, the
+/// offsets reader). librdkafka reports reaching a partition's end as an error event
+/// too, and the default context logs every one at ERROR; such a reader reaches the
+/// end all the time (the end is how it knows it is caught up), so that is not
+/// something a user must act on. A lost broker connection is a warning: librdkafka
+/// reconnects by itself, and the reader goes on once it has.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadToEndContext;
+
+impl ClientContext for ReadToEndContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error.rdkafka_error_code() {
+            _ if matches!(error, KafkaError::PartitionEOF(_)) => {}
+            Some(RDKafkaErrorCode::PartitionEOF) => {}
+            Some(
+                RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::OperationTimedOut,
+            ) => tracing::warn!("librdkafka: {error}: {reason}"),
+            _ => tracing::error!("librdkafka: {error}: {reason}"),
+        }
+    }
+}
+
+impl ConsumerContext for ReadToEndContext {}

@@ -29,6 +29,6 @@ pub mod worker;
 
 pub use data::{Data, Header, Record, SinkRecord, SourceOffset, SourcePartition, SourceRecord};
 pub use error::{ConnectError, ErrorDomain, RetryHint};
-pub use plugin::{ConnectorPlugin, ConnectorType, Plugins, Task};
+pub use plugin::{ConnectorPlugin, ConnectorType, ExactlyOnceSupport, Plugins, Task};
 pub use sink::{RecordFailure, Sink, SinkContext};
 pub use source::{Source, SourceContext};

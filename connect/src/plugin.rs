@@ -23,6 +23,16 @@ impl fmt::Display for ConnectorType {
     }
 }
 
+/// Whether a source connector can deliver exactly once when the worker runs its tasks
+/// in transactions (KIP-618's `ExactlyOnceSupport`): its positions must say exactly
+/// where to resume, so that the records of a committed transaction are never read
+/// again and those of an aborted one always are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExactlyOnceSupport {
+    Supported,
+    Unsupported,
+}
+
 /// A running task made by a plugin.
 #[derive(Debug)]
 pub enum Task {
@@ -68,6 +78,17 @@ pub trait ConnectorPlugin: Send + Sync + fmt::Debug {
             ConnectorType::Source => 1,
         };
         Ok(vec![config.clone(); count])
+    }
+
+    /// Sources: whether this connector delivers exactly once in transactions.
+    fn exactly_once_support(&self) -> ExactlyOnceSupport {
+        ExactlyOnceSupport::Unsupported
+    }
+
+    /// Sources: whether its tasks say where transactions end
+    /// ([`Source::end_of_transaction`]), for `transaction.boundary=connector`.
+    fn can_define_transaction_boundaries(&self) -> bool {
+        false
     }
 
     /// Makes a task from its config (already checked against `config_def`).

@@ -10,6 +10,9 @@ use crate::{ConnectError, SourceOffset, SourcePartition, SourceRecord};
 
 /// A source task: reads an external system and hands records to the runtime.
 ///
+/// On a worker with exactly-once source support, the records and the positions are
+/// written in one transaction instead, and `commit` is called once it committed.
+///
 /// The runtime calls `open` once, then `poll` in a loop. For each polled batch it
 /// applies transforms and converters, produces the records, waits until the log has
 /// acknowledged all of them, stores the latest [`SourceOffset`] per partition in the
@@ -34,6 +37,13 @@ pub trait Source: Send + fmt::Debug {
     ) -> Result<(), ConnectError> {
         let _ = offsets;
         Ok(())
+    }
+
+    /// With `transaction.boundary=connector`: whether the records polled so far close
+    /// a transaction (a CDC source says so at each upstream transaction's end). Asked
+    /// after every batch that was not empty.
+    fn end_of_transaction(&mut self) -> bool {
+        false
     }
 
     /// Releases upstream resources; called once when the task stops.

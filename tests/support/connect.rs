@@ -80,6 +80,16 @@ impl ConnectProcess {
         }
     }
 
+    /// Sends `signal` (e.g. "STOP", "CONT") to the process.
+    pub(crate) fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
     /// Kills the process with SIGKILL: tasks get no chance to store positions or commit.
     pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -16,7 +16,7 @@ use super::validate::mask_with;
 use super::{ConfigIssue, ConfigMap, ParsedConfig};
 use crate::converter::{converter_from_config, Converter};
 use crate::transforms::TransformChain;
-use crate::{ConnectorPlugin, ConnectorType, Plugins};
+use crate::{ConnectorPlugin, ConnectorType, ExactlyOnceSupport, Plugins};
 
 /// What happens to a record that fails in a converter, a transform or the connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,18 @@ pub struct ErrorPolicy {
     pub dlq_context_headers: bool,
 }
 
+/// Where a source task's transactions end (`transaction.boundary`), when the worker
+/// runs sources exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionBoundary {
+    /// After every polled batch.
+    Poll,
+    /// Every so often; `None` takes the worker's `offset.flush.interval.ms`.
+    Interval(Option<Duration>),
+    /// Where the task says ([`Source::end_of_transaction`](crate::Source::end_of_transaction)).
+    Connector,
+}
+
 /// A connector's config, parsed and checked. Its `Debug` masks secrets.
 #[derive(Clone)]
 pub struct ConnectorConfig {
@@ -58,6 +70,10 @@ pub struct ConnectorConfig {
     pub errors: ErrorPolicy,
     pub batch_max_records: usize,
     pub batch_max_ms: Duration,
+    /// Sources: `exactly.once.support=required`.
+    pub exactly_once_required: bool,
+    /// Sources: `transaction.boundary`.
+    pub transaction_boundary: TransactionBoundary,
     /// `producer.override.*` with the prefix removed.
     pub producer_overrides: ConfigMap,
     /// `consumer.override.*` with the prefix removed.
@@ -141,6 +157,9 @@ impl ConnectorConfig {
         ));
         if let Some(plugin) = &plugin {
             unknown_keys(plugin.as_ref(), &resolved, &mut checked);
+            if let Some(common) = &common {
+                check_exactly_once(plugin.as_ref(), common, &mut checked);
+            }
         }
 
         let (
@@ -198,11 +217,51 @@ impl ConnectorConfig {
             errors,
             batch_max_records: long(BATCH_MAX_RECORDS).max(1) as usize,
             batch_max_ms: Duration::from_millis(long(BATCH_MAX_MS).max(0) as u64),
+            exactly_once_required: common.string(EXACTLY_ONCE_SUPPORT) == Some("required"),
+            transaction_boundary: match common.string(TRANSACTION_BOUNDARY) {
+                Some("interval") => TransactionBoundary::Interval(
+                    common
+                        .long(TRANSACTION_BOUNDARY_INTERVAL)
+                        .map(|ms| Duration::from_millis(ms.max(1) as u64)),
+                ),
+                Some("connector") => TransactionBoundary::Connector,
+                _ => TransactionBoundary::Poll,
+            },
             producer_overrides: strip_prefix(&resolved, PRODUCER_OVERRIDE),
             consumer_overrides: strip_prefix(&resolved, CONSUMER_OVERRIDE),
             connector,
             raw: props.clone(),
         })
+    }
+}
+
+/// What a source connector asks of exactly-once delivery that its plugin cannot give.
+fn check_exactly_once(plugin: &dyn ConnectorPlugin, common: &ParsedConfig, checked: &mut Checked) {
+    if plugin.connector_type() != ConnectorType::Source {
+        return;
+    }
+    let class = plugin.class();
+    if common.string(EXACTLY_ONCE_SUPPORT) == Some("required")
+        && plugin.exactly_once_support() == ExactlyOnceSupport::Unsupported
+    {
+        checked.push(
+            ConfigIssue::new(
+                EXACTLY_ONCE_SUPPORT,
+                format!("The connector {class} does not support exactly-once semantics"),
+            )
+            .with_hint("set exactly.once.support=requested to run it at least once"),
+        );
+    }
+    if common.string(TRANSACTION_BOUNDARY) == Some("connector")
+        && !plugin.can_define_transaction_boundaries()
+    {
+        checked.push(
+            ConfigIssue::new(
+                TRANSACTION_BOUNDARY,
+                format!("The connector {class} does not define its own transaction boundaries"),
+            )
+            .with_hint("use transaction.boundary=poll or interval"),
+        );
     }
 }
 
@@ -426,6 +485,49 @@ mod tests {
         ]
         .concat();
         assert!(issues(&dlq)[0].contains("The DLQ topic 'a-dlq' may not be included"));
+    }
+
+    #[test]
+    fn transaction_keys_parse_and_need_a_plugin_that_supports_them() {
+        fn source<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+            let mut pairs = vec![
+                ("name", "src"),
+                ("connector.class", "test-source"),
+                ("topic", "logs"),
+                ("file.paths", "/tmp/a.log"),
+            ];
+            pairs.extend_from_slice(extra);
+            pairs
+        }
+        let config = parse(&source(&[])).unwrap();
+        assert!(!config.exactly_once_required);
+        assert_eq!(config.transaction_boundary, TransactionBoundary::Poll);
+        let config = parse(&source(&[
+            ("transaction.boundary", "interval"),
+            ("transaction.boundary.interval.ms", "250"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.transaction_boundary,
+            TransactionBoundary::Interval(Some(Duration::from_millis(250)))
+        );
+        // The test source supports neither exactly-once nor its own boundaries.
+        let found = issues(&source(&[
+            ("exactly.once.support", "required"),
+            ("transaction.boundary", "connector"),
+        ]));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].contains("does not support exactly-once"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].contains("does not define its own transaction boundaries"),
+            "{found:?}"
+        );
+        let found = issues(&source(&[("transaction.boundary", "batch")]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("transaction.boundary:"), "{found:?}");
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub(crate) const DLQ_REPLICATION: &str = "errors.deadletterqueue.topic.replicati
 pub(crate) const DLQ_HEADERS: &str = "errors.deadletterqueue.context.headers.enable";
 pub(crate) const BATCH_MAX_RECORDS: &str = "batch.max.records";
 pub(crate) const BATCH_MAX_MS: &str = "batch.max.ms";
+pub(crate) const EXACTLY_ONCE_SUPPORT: &str = "exactly.once.support";
+pub(crate) const TRANSACTION_BOUNDARY: &str = "transaction.boundary";
+pub(crate) const TRANSACTION_BOUNDARY_INTERVAL: &str = "transaction.boundary.interval.ms";
 
 /// Key prefixes passed through to the Kafka clients (librdkafka settings).
 pub(crate) const PRODUCER_OVERRIDE: &str = "producer.override.";
@@ -197,6 +200,40 @@ pub fn framework_def(connector_type: Option<ConnectorType>) -> ConfigDef {
             )
             .default_value("false"),
         ));
+    if connector_type != Some(ConnectorType::Sink) {
+        def = def
+            .define(common(
+                ConfigKey::new(
+                    EXACTLY_ONCE_SUPPORT,
+                    ConfigType::String,
+                    "Sources: requested, or required (the connector is refused unless the \
+                     worker runs sources in transactions and the connector supports it).",
+                )
+                .default_value("requested")
+                .validator(Validator::OneOf(&["requested", "required"])),
+            ))
+            .define(common(
+                ConfigKey::new(
+                    TRANSACTION_BOUNDARY,
+                    ConfigType::String,
+                    "Sources with exactly-once delivery: where transactions end. poll: after \
+                     every polled batch; interval: every transaction.boundary.interval.ms; \
+                     connector: where the connector says.",
+                )
+                .default_value("poll")
+                .validator(Validator::OneOf(&["poll", "interval", "connector"])),
+            ))
+            .define(common(
+                ConfigKey::new(
+                    TRANSACTION_BOUNDARY_INTERVAL,
+                    ConfigType::Long,
+                    "Sources with transaction.boundary=interval: milliseconds per \
+                     transaction; the worker's offset.flush.interval.ms when unset.",
+                )
+                .optional()
+                .validator(at_least(1)),
+            ));
+    }
     if connector_type != Some(ConnectorType::Source) {
         def = def
             .define(errors(

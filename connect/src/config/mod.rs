@@ -23,7 +23,7 @@ pub use def::{
     Importance, ParsedConfig, Secret, Validator,
 };
 pub use env::{resolve_env, resolve_env_with};
-pub use framework::{ConnectorConfig, ErrorPolicy, Tolerance};
+pub use framework::{ConnectorConfig, ErrorPolicy, Tolerance, TransactionBoundary};
 pub use keys::{connector_def, framework_def, GROUP_COMMON, GROUP_ERRORS, GROUP_TRANSFORMS};
 pub use properties::{parse_properties, PropertiesError};
 pub use validate::{

@@ -10,6 +10,7 @@ mod offset_store;
 mod sink_offsets;
 mod sink_task;
 mod source_task;
+mod source_transactions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,10 @@ pub struct RuntimeSettings {
     pub offset_flush_interval: Duration,
     /// Which client overrides connectors may set.
     pub override_policy: OverridePolicy,
+    /// Set when source tasks run in transactions (`exactly.once.source.support=enabled`):
+    /// the worker group id, which starts every task's transactional id
+    /// (`<group>-<connector>-<task>`).
+    pub transactional_id_prefix: Option<String>,
     pub worker_id: String,
 }
 
@@ -100,6 +105,7 @@ impl RuntimeSettings {
             connector_defaults: ConfigMap::new(),
             offset_flush_interval: Duration::from_secs(1),
             override_policy: OverridePolicy::All,
+            transactional_id_prefix: None,
             worker_id: worker_id.into(),
         }
     }
@@ -112,8 +118,23 @@ impl RuntimeSettings {
         plugins: &Plugins,
         props: &ConfigMap,
     ) -> Result<ConnectorConfig, Vec<ConfigIssue>> {
-        let refused = self.refused_overrides(props);
-        match ConnectorConfig::parse(plugins, &self.with_connector_defaults(props)) {
+        let mut refused = self.refused_overrides(props);
+        let parsed = ConnectorConfig::parse(plugins, &self.with_connector_defaults(props));
+        if let Ok(config) = &parsed {
+            if config.exactly_once_required && self.transactional_id_prefix.is_none() {
+                refused.push(
+                    ConfigIssue::new(
+                        "exactly.once.support",
+                        "This worker does not have exactly-once source support enabled.",
+                    )
+                    .with_hint(
+                        "set exactly.once.source.support=enabled in the worker properties \
+                         of every worker of the cluster",
+                    ),
+                );
+            }
+        }
+        match parsed {
             Ok(mut config) if refused.is_empty() => {
                 config.raw = props.clone();
                 Ok(config)

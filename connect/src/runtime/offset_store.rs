@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
@@ -26,7 +26,7 @@ use crate::{ConnectError, SourceOffset, SourcePartition};
 use super::RuntimeSettings;
 use crate::kafka::{
     blocking, client_config, ensure_topics, kafka_error, producer_config, InternalTopic,
-    REQUEST_TIMEOUT,
+    ReadToEndContext, REQUEST_TIMEOUT,
 };
 
 #[derive(Clone)]
@@ -73,6 +73,30 @@ impl OffsetStore {
         offsets: &[(SourcePartition, SourceOffset)],
     ) -> Result<(), ConnectError> {
         let topic = &self.settings.offsets_topic;
+        for delivery in self.queue(&self.producer, connector, offsets)? {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((err, _))) => {
+                    return Err(kafka_error(
+                        format!("cannot store source offsets in {topic}"),
+                        err,
+                    ))
+                }
+                Err(_) => return Err(ConnectError::internal("the offsets producer went away")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues offsets for `connector` on `producer` without waiting: a transactional
+    /// task's producer, whose commit makes them part of its transaction.
+    pub(crate) fn queue(
+        &self,
+        producer: &FutureProducer,
+        connector: &str,
+        offsets: &[(SourcePartition, SourceOffset)],
+    ) -> Result<Vec<DeliveryFuture>, ConnectError> {
+        let topic = &self.settings.offsets_topic;
         let mut deliveries = Vec::with_capacity(offsets.len());
         for (partition, offset) in offsets {
             let key = serde_json::to_vec(&(connector, partition)).map_err(|err| {
@@ -89,24 +113,12 @@ impl OffsetStore {
             if let Some(value) = &value {
                 record = record.payload(value);
             }
-            let delivery = self.producer.send_result(record).map_err(|(err, _)| {
+            let delivery = producer.send_result(record).map_err(|(err, _)| {
                 kafka_error(format!("cannot queue an offset for {topic}"), err)
             })?;
             deliveries.push(delivery);
         }
-        for delivery in deliveries {
-            match delivery.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((err, _))) => {
-                    return Err(kafka_error(
-                        format!("cannot store source offsets in {topic}"),
-                        err,
-                    ))
-                }
-                Err(_) => return Err(ConnectError::internal("the offsets producer went away")),
-            }
-        }
-        Ok(())
+        Ok(deliveries)
     }
 
     /// Every stored offset of `connector`, by source partition.
@@ -141,13 +153,13 @@ fn read_blocking(
 ) -> Result<Vec<(SourcePartition, SourceOffset)>, ConnectError> {
     let topic = &settings.offsets_topic;
     let group = format!("weir-connect-offsets-reader-{}", std::process::id());
-    let consumer: BaseConsumer = client_config(settings)
+    let consumer: BaseConsumer<ReadToEndContext> = client_config(settings)
         .set("group.id", &group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
-        .create()
+        .create_with_context(ReadToEndContext)
         .map_err(|err| kafka_error("cannot create the offsets reader", err))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), REQUEST_TIMEOUT)

@@ -35,7 +35,7 @@ const MAX_IN_FLIGHT: usize = 4;
 
 /// Produced batches not yet acknowledged, and acknowledged positions not yet stored.
 #[derive(Default)]
-struct Progress {
+pub(super) struct Progress {
     in_flight: VecDeque<InFlight>,
     acknowledged: Offsets,
     stored_at: Option<Instant>,
@@ -49,12 +49,12 @@ struct InFlight {
 
 /// The latest offset per source partition, in first-seen order.
 #[derive(Default)]
-struct Offsets {
-    entries: Vec<(SourcePartition, SourceOffset)>,
+pub(super) struct Offsets {
+    pub(super) entries: Vec<(SourcePartition, SourceOffset)>,
 }
 
 impl Offsets {
-    fn record(&mut self, partition: SourcePartition, offset: SourceOffset) {
+    pub(super) fn record(&mut self, partition: SourcePartition, offset: SourceOffset) {
         match self.entries.iter_mut().find(|(p, _)| *p == partition) {
             Some(entry) => entry.1 = offset,
             None => self.entries.push((partition, offset)),
@@ -89,6 +89,9 @@ impl SourceTaskRun<'_> {
     }
 
     async fn run_open(&self, source: &mut dyn Source) -> Result<(), ConnectError> {
+        if let Some(prefix) = &self.settings.transactional_id_prefix {
+            return self.run_transactional(source, prefix).await;
+        }
         let producer: FutureProducer =
             producer_config(self.settings, &self.config.producer_overrides)
                 .create()
@@ -178,7 +181,7 @@ impl SourceTaskRun<'_> {
 
     /// Transforms and converts one record; `None` when it was filtered or failed and
     /// the error policy skipped it.
-    async fn prepare(
+    pub(super) async fn prepare(
         &self,
         record: Record,
         reporter: &ErrorReporter,
@@ -253,7 +256,7 @@ impl SourceTaskRun<'_> {
 
     /// Queues one record; when librdkafka's queue is full, settles the oldest batch
     /// (or waits briefly) and tries again.
-    async fn send(
+    pub(super) async fn send(
         &self,
         source: &mut dyn Source,
         producer: &FutureProducer,

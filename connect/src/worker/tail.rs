@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::client::ClientContext;
-use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -23,7 +22,7 @@ use crate::runtime::RuntimeSettings;
 use crate::ConnectError;
 
 use super::kafka::partitions;
-use crate::kafka::{blocking, client_config, cluster_error, REQUEST_TIMEOUT};
+use crate::kafka::{blocking, client_config, cluster_error, ReadToEndContext, REQUEST_TIMEOUT};
 
 /// Handed every record read: key, value (`None`: tombstone), and whether it was
 /// written after this worker started.
@@ -50,13 +49,13 @@ impl Tail {
     ) -> Result<Tail, ConnectError> {
         // librdkafka assigns partitions only to a consumer with a group id. The tail
         // never joins the group nor commits to it, so the id is only a label.
-        let consumer: StreamConsumer<TailContext> = client_config(settings)
+        let consumer: StreamConsumer<ReadToEndContext> = client_config(settings)
             .set("group.id", format!("{topic}-tail-{}", settings.worker_id))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "true")
-            .create_with_context(TailContext)
+            .create_with_context(ReadToEndContext)
             .map_err(|e| cluster_error(&format!("cannot read topic {topic}"), settings, e))?;
         let consumer = Arc::new(consumer);
         let (probe, name) = (consumer.clone(), topic.to_string());
@@ -191,30 +190,3 @@ impl Tail {
         }
     }
 }
-
-/// The tail's client context. librdkafka reports reaching a partition's end as an
-/// error event too, and the default context logs every one at ERROR; the tail reads
-/// to the end all the time (the end is how it knows it is caught up), so that is not
-/// something a user must act on. A lost broker connection is a warning: librdkafka
-/// reconnects by itself, and the worker goes on once it has.
-struct TailContext;
-
-impl ClientContext for TailContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        use rdkafka::types::RDKafkaErrorCode as Code;
-        match error.rdkafka_error_code() {
-            _ if matches!(error, KafkaError::PartitionEOF(_)) => {}
-            Some(Code::PartitionEOF) => {}
-            Some(
-                Code::BrokerTransportFailure
-                | Code::AllBrokersDown
-                | Code::Resolve
-                | Code::RequestTimedOut
-                | Code::OperationTimedOut,
-            ) => tracing::warn!("librdkafka: {error}: {reason}"),
-            _ => tracing::error!("librdkafka: {error}: {reason}"),
-        }
-    }
-}
-
-impl ConsumerContext for TailContext {}

@@ -228,6 +228,11 @@ impl WorkerConfig {
         runtime.connector_defaults = self.connector_defaults.clone();
         runtime.offset_flush_interval = self.offset_flush_interval;
         runtime.override_policy = self.override_policy;
+        // `preparing` is the rolling-upgrade step of KIP-618: every worker accepts the
+        // setting before any runs transactions, so tasks still run as with `disabled`.
+        runtime.transactional_id_prefix = (self.exactly_once_source_support
+            == ExactlyOnceSourceSupport::Enabled)
+            .then(|| self.worker.group_id.clone());
     }
 }
 

@@ -24,7 +24,7 @@ mod tailer;
 mod task;
 
 use weir_connect::config::{ConfigDef, ConfigIssue, ParsedConfig};
-use weir_connect::{ConnectError, ConnectorPlugin, ConnectorType, Task};
+use weir_connect::{ConnectError, ConnectorPlugin, ConnectorType, ExactlyOnceSupport, Task};
 
 use self::config::FileSourceConfig;
 use self::task::FileSourceTask;
@@ -56,6 +56,12 @@ impl ConnectorPlugin for FileSourceConnector {
 
     fn validate(&self, config: &ParsedConfig) -> Vec<ConfigIssue> {
         config::validate(config)
+    }
+
+    /// A position names the file (path, inode and device) and the byte after the
+    /// last line read, so resuming from a committed one repeats nothing.
+    fn exactly_once_support(&self) -> ExactlyOnceSupport {
+        ExactlyOnceSupport::Supported
     }
 
     fn create_task(&self, config: &ParsedConfig) -> Result<Task, ConnectError> {
