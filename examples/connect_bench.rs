@@ -30,6 +30,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use tokio_util::sync::CancellationToken;
 use weir_connect::config::pipeline::parse_pipeline;
+use weir_connect::herder::Herder;
 use weir_connect::runtime::{Runtime, RuntimeSettings};
 use weir_connect::worker::Worker;
 
@@ -79,7 +80,12 @@ fn main() -> BenchResult<()> {
     let run = format!("{}", std::process::id());
 
     if lines > 0 {
-        file_source(&runtime, &bootstrap, dir.path(), &run, lines)?;
+        let plain = file_source(&runtime, &bootstrap, dir.path(), &run, lines, false)?;
+        let transactional = file_source(&runtime, &bootstrap, dir.path(), &run, lines, true)?;
+        println!(
+            "file source exactly-once / at-least-once throughput: {:.2}",
+            transactional / plain
+        );
     }
     if records > 0 {
         redis_sink(&runtime, &bootstrap, &redis, &run, records)?;
@@ -91,20 +97,23 @@ fn main() -> BenchResult<()> {
 }
 
 /// Runs the connectors of a pipeline in this process until `done` returns true,
-/// asking it every `check_every`.
+/// asking it every `check_every`. `transactional_id_prefix` runs sources exactly once.
 fn run_pipeline(
     runtime: &tokio::runtime::Runtime,
     bootstrap: &str,
     yaml: &str,
     check_every: Duration,
-    mut done: impl FnMut() -> BenchResult<bool>,
+    transactional_id_prefix: Option<&str>,
+    mut done: impl FnMut(&Worker) -> BenchResult<bool>,
 ) -> BenchResult<Duration> {
     let plugins = weir_connectors::plugins();
     let (_, configs) =
         parse_pipeline(yaml, "bench.yaml", &plugins).map_err(|err| err.to_string())?;
     let shutdown = CancellationToken::new();
+    let mut settings = RuntimeSettings::new(bootstrap, "bench");
+    settings.transactional_id_prefix = transactional_id_prefix.map(str::to_string);
     let worker = runtime.block_on(async {
-        let connect = Runtime::start(RuntimeSettings::new(bootstrap, "bench"), plugins)
+        let connect = Runtime::start(settings, plugins)
             .await
             .map_err(|e| e.chain())?;
         Worker::standalone(connect, configs, shutdown.clone())
@@ -112,7 +121,7 @@ fn run_pipeline(
             .map_err(|e| e.chain())
     })?;
     let started = Instant::now();
-    while !done()? {
+    while !done(&worker)? {
         if started.elapsed() > Duration::from_secs(600) {
             return Err("the pipeline did not finish within 10 minutes".into());
         }
@@ -124,14 +133,22 @@ fn run_pipeline(
     Ok(elapsed)
 }
 
+/// Ships `lines` lines from a file into a topic; returns MB/s. `exactly_once` writes
+/// them in transactions (one per polled batch) with their positions.
 fn file_source(
     runtime: &tokio::runtime::Runtime,
     bootstrap: &str,
     dir: &Path,
     run: &str,
     lines: u64,
-) -> BenchResult<()> {
-    let logs = dir.join("logs");
+    exactly_once: bool,
+) -> BenchResult<f64> {
+    let mode = if exactly_once {
+        "exactly-once"
+    } else {
+        "at-least-once"
+    };
+    let logs = dir.join(format!("logs-{mode}"));
     fs::create_dir_all(&logs)?;
     let mut file = BufWriter::new(fs::File::create(logs.join("app.log"))?);
     let mut bytes = 0u64;
@@ -141,23 +158,36 @@ fn file_source(
         writeln!(file, "{line}")?;
     }
     file.flush()?;
-    let topic = format!("bench-logs-{run}");
+    let topic = format!("bench-logs-{run}-{mode}");
     let yaml = format!(
-        "name: bench-logs\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {}/*.log\n  batch.max.records: 5000\n  converters: {{key: string, value: string}}\n",
+        "name: bench-logs-{mode}\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {}/*.log\n  batch.max.records: 5000\n  converters: {{key: string, value: string}}\n",
         logs.display()
     );
     let consumer = consumer(bootstrap)?;
-    let elapsed = run_pipeline(runtime, bootstrap, &yaml, CHECK_EVERY, || {
-        Ok(high_watermark(&consumer, &topic) >= lines as i64)
+    let prefix = exactly_once.then_some("bench");
+    let connector = format!("bench-logs-{mode}-source");
+    let elapsed = run_pipeline(runtime, bootstrap, &yaml, CHECK_EVERY, prefix, |worker| {
+        if !exactly_once {
+            return Ok(high_watermark(&consumer, &topic) >= lines as i64);
+        }
+        // Transactions end with markers, which the high watermark counts; the stored
+        // position, committed with the records, says exactly how far they are.
+        let offsets = runtime
+            .block_on(worker.offsets(&connector))
+            .map_err(|err| format!("{err:?}"))?;
+        Ok(offsets
+            .offsets
+            .iter()
+            .any(|entry| entry.offset["position"].as_u64() == Some(bytes)))
     })?;
     let secs = elapsed.as_secs_f64();
+    let rate = bytes as f64 / 1e6 / secs;
     println!(
-        "file source: {lines} lines, {:.1} MB in {secs:.2} s: {:.1} MB/s, {:.0} lines/s",
+        "file source ({mode}): {lines} lines, {:.1} MB in {secs:.2} s: {rate:.1} MB/s, {:.0} lines/s",
         bytes as f64 / 1e6,
-        bytes as f64 / 1e6 / secs,
         lines as f64 / secs
     );
-    Ok(())
+    Ok(rate)
 }
 
 fn redis_sink(
@@ -194,7 +224,7 @@ fn redis_sink(
     // Timed from the first key in Redis, so the consumer group's join (and the
     // broker's initial rebalance delay) is not counted as write time.
     let mut first_write: Option<Instant> = None;
-    let elapsed = run_pipeline(runtime, bootstrap, &yaml, CHECK_EVERY, || {
+    let elapsed = run_pipeline(runtime, bootstrap, &yaml, CHECK_EVERY, None, |_| {
         let size: u64 = redis::cmd("DBSIZE").query(&mut connection)?;
         if size > 0 && first_write.is_none() {
             first_write = Some(Instant::now());
@@ -243,46 +273,53 @@ fn end_to_end(
     let mut written = 0u64;
     // Checked every millisecond: a line is timed when it is popped, so the check's
     // period is part of every figure.
-    run_pipeline(runtime, bootstrap, &yaml, Duration::from_millis(1), || {
-        if let Some(started) = started {
-            // Append what the steady rate calls for by now.
-            let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
-            let mut chunk = String::new();
-            while written < due {
-                chunk.push_str(&format!("{} line {written}\n", now_micros()));
-                written += 1;
-            }
-            if !chunk.is_empty() {
-                writer.write_all(chunk.as_bytes())?;
-            }
-        }
-        // Many lines per round trip: one LPOP per line would cost the benchmark
-        // itself a core at 100,000 lines/s.
-        loop {
-            let popped: Vec<String> = redis::cmd("LPOP")
-                .arg(&list)
-                .arg(10_000)
-                .query::<Option<Vec<String>>>(&mut connection)?
-                .unwrap_or_default();
-            if popped.is_empty() {
-                break;
-            }
-            let now = now_micros();
-            for line in popped {
-                if line.ends_with("warm-up") {
-                    started = Some(Instant::now());
-                    continue;
+    run_pipeline(
+        runtime,
+        bootstrap,
+        &yaml,
+        Duration::from_millis(1),
+        None,
+        |_| {
+            if let Some(started) = started {
+                // Append what the steady rate calls for by now.
+                let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+                let mut chunk = String::new();
+                while written < due {
+                    chunk.push_str(&format!("{} line {written}\n", now_micros()));
+                    written += 1;
                 }
-                let sent: u64 = line
-                    .split(' ')
-                    .next()
-                    .and_then(|t| t.parse().ok())
-                    .ok_or("bad line")?;
-                latencies.push(now.saturating_sub(sent));
+                if !chunk.is_empty() {
+                    writer.write_all(chunk.as_bytes())?;
+                }
             }
-        }
-        Ok(latencies.len() as u64 >= total)
-    })?;
+            // Many lines per round trip: one LPOP per line would cost the benchmark
+            // itself a core at 100,000 lines/s.
+            loop {
+                let popped: Vec<String> = redis::cmd("LPOP")
+                    .arg(&list)
+                    .arg(10_000)
+                    .query::<Option<Vec<String>>>(&mut connection)?
+                    .unwrap_or_default();
+                if popped.is_empty() {
+                    break;
+                }
+                let now = now_micros();
+                for line in popped {
+                    if line.ends_with("warm-up") {
+                        started = Some(Instant::now());
+                        continue;
+                    }
+                    let sent: u64 = line
+                        .split(' ')
+                        .next()
+                        .and_then(|t| t.parse().ok())
+                        .ok_or("bad line")?;
+                    latencies.push(now.saturating_sub(sent));
+                }
+            }
+            Ok(latencies.len() as u64 >= total)
+        },
+    )?;
     latencies.sort_unstable();
     let at = |q: f64| {
         latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)] as f64 / 1000.0

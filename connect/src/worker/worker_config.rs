@@ -561,6 +561,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_worker_file_is_valid() {
+        let text = include_str!("../../../examples/connect-worker.properties");
+        let props = crate::config::parse_properties(text).expect("parses");
+        let config = WorkerConfig::parse(&props).expect("valid");
+        assert_eq!(config.worker.group_id, "connect-cluster");
+        assert_eq!(config.worker.config_topic, "connect-configs");
+        assert_eq!(
+            config.exactly_once_source_support,
+            ExactlyOnceSourceSupport::Enabled
+        );
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
     fn keys_without_meaning_here_are_accepted_with_a_warning() {
         let config =
             WorkerConfig::parse(&config_map(&[("plugin.path", "/usr/share/java")])).unwrap();
