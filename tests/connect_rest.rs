@@ -438,3 +438,123 @@ fn two_connect_clusters_on_one_broker_run_their_own_connectors_only() {
     );
     eprintln!("worker stopped {took:?} after SIGTERM with the broker gone");
 }
+
+/// Each task's worker, once every one of `count` tasks of `name` is RUNNING.
+fn task_workers(http: &Http, name: &str, count: usize) -> Option<Vec<String>> {
+    let (_, tasks) = state(http, name)?;
+    (tasks.len() == count && tasks.iter().all(|(s, _)| s == "RUNNING"))
+        .then(|| tasks.into_iter().map(|(_, worker)| worker).collect())
+}
+
+/// How often `worker`'s log says task `task` of `name` was started or stopped.
+fn task_events(worker: &ConnectProcess, name: &str, task: usize) -> usize {
+    let started = format!("task started connector={name} task={task}");
+    let stopping = format!("stopping task connector={name} task={task} ");
+    worker
+        .log()
+        .lines()
+        .filter(|line| line.contains(&started) || line.contains(&stopping))
+        .count()
+}
+
+#[test]
+fn a_joining_or_leaving_worker_moves_only_the_tasks_that_must_move() {
+    const TASKS: usize = 20;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let redis = RedisServer::start();
+    create_topic(&broker.bootstrap, "moves", 4, &[]);
+    let mut workers: Vec<ConnectProcess> = (0..3)
+        .map(|_| ConnectProcess::worker(&broker.bootstrap, "movers"))
+        .collect();
+    let http = Http::new(&workers[0].address);
+    let config = json!({
+        "connector.class": "redis-sink",
+        "tasks.max": TASKS.to_string(),
+        "topics": "moves",
+        "redis.uri": format!("redis://127.0.0.1:{}", redis.port()),
+        "value.converter": "string",
+    });
+    assert_eq!(http.put("/connectors/moves/config", &config).status, 201);
+    let spread_over = |n: usize| {
+        move |workers: &Vec<String>| {
+            workers
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == n
+        }
+    };
+    wait_until("20 tasks on 3 workers", || {
+        task_workers(&http, "moves", TASKS).is_some_and(|w| spread_over(3)(&w))
+    });
+    // Settled: no task starts or stops any more before the next worker comes.
+    std::thread::sleep(Duration::from_secs(3));
+    let events = |workers: &[ConnectProcess]| -> Vec<Vec<usize>> {
+        workers
+            .iter()
+            .map(|w| (0..TASKS).map(|t| task_events(w, "moves", t)).collect())
+            .collect()
+    };
+    let settled = events(&workers);
+    let before = task_workers(&http, "moves", TASKS).expect("all running");
+
+    // A fourth worker joins.
+    workers.push(ConnectProcess::worker(&broker.bootstrap, "movers"));
+    wait_until("20 tasks on 4 workers", || {
+        task_workers(&http, "moves", TASKS).is_some_and(|w| spread_over(4)(&w))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = task_workers(&http, "moves", TASKS).expect("all running");
+    let joined = events(&workers[..3]);
+    let moved: Vec<usize> = (0..TASKS).filter(|t| before[*t] != after[*t]).collect();
+    for (w, worker) in workers[..3].iter().enumerate() {
+        for task in 0..TASKS {
+            if before[task] == worker.address && after[task] == worker.address {
+                assert_eq!(
+                    joined[w][task],
+                    settled[w][task],
+                    "task {task} stayed on {} but was stopped or started again:\n{}",
+                    worker.address,
+                    worker.log()
+                );
+            }
+        }
+    }
+    assert!(!moved.is_empty(), "the new worker got no task");
+    assert!(moved.len() < TASKS, "every task moved: {moved:?}");
+    let moved_on_join = moved.len();
+
+    // It leaves again (SIGTERM): only its tasks move back.
+    let mut leaving = workers.pop().expect("the fourth worker");
+    let leaving_address = leaving.address.clone();
+    leaving.terminate();
+    wait_until("20 tasks on 3 workers again", || {
+        task_workers(&http, "moves", TASKS)
+            .is_some_and(|w| spread_over(3)(&w) && !w.contains(&leaving_address))
+    });
+    let back = task_workers(&http, "moves", TASKS).expect("all running");
+    let left = events(&workers);
+    let moved_on_leave: Vec<usize> = (0..TASKS).filter(|t| after[*t] != back[*t]).collect();
+    for task in &moved_on_leave {
+        assert_eq!(
+            after[*task], leaving_address,
+            "task {task} moved though its worker stayed"
+        );
+    }
+    for (w, worker) in workers.iter().enumerate() {
+        for task in 0..TASKS {
+            if after[task] == worker.address && back[task] == worker.address {
+                assert_eq!(
+                    left[w][task], joined[w][task],
+                    "task {task} stayed on {} but was restarted when a worker left",
+                    worker.address
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{TASKS} tasks on 3 workers: a joining worker moved {moved_on_join}, its leaving moved {}",
+        moved_on_leave.len()
+    );
+}

@@ -173,10 +173,12 @@ impl Controller {
     fn on_membership(&mut self, event: MembershipEvent) {
         match event {
             MembershipEvent::Assigned(slots) => {
+                // Cooperative rebalancing hands out the slots added to this worker's;
+                // the ones it keeps stay, with their tasks running.
                 tracing::info!(?slots, "worker group assigned slots");
                 self.generation =
                     next_generation(self.generation, self.shared.view().highest_generation());
-                self.ownership.owned = slots;
+                self.ownership.owned.extend(slots);
             }
             MembershipEvent::Revoked(slots, done) => {
                 tracing::info!(?slots, "worker group revoked slots");

@@ -3,11 +3,12 @@
 //! A consumer in the worker group subscribed to the slots topic, polled on a blocking
 //! thread: polling is the worker's liveness (a worker that stops polling loses its
 //! slots), and librdkafka calls the rebalance callbacks from `poll`. The group uses
-//! the eager protocol (round robin): before a rebalance completes every member gives
-//! up all its slots, and the revoke callback blocks until the controller has stopped
-//! the tasks of those slots. So a task's new owner starts it only after the old owner
-//! stopped it, unless the old owner died, in which case the group waits for its
-//! session timeout first.
+//! the cooperative protocol (`cooperative-sticky`, KIP-429 as Kafka Connect's KIP-415
+//! uses it): a rebalance takes away only the slots that move, in a first round, and
+//! hands them to their new owners in a second; the revoke callback blocks until the
+//! controller has stopped the tasks of those slots. So a task's new owner starts it
+//! only after the old owner stopped it, unless the old owner died, in which case the
+//! group waits for its session timeout first; tasks in slots that stay never stop.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use crate::kafka::{client_config, cluster_error};
 /// A change of the slots this worker holds.
 #[derive(Debug)]
 pub(crate) enum MembershipEvent {
-    /// The group gave this worker these slots (all it holds now).
+    /// The group gave this worker these slots, in addition to those it holds.
     Assigned(BTreeSet<i32>),
     /// These slots are being taken away; send on `done` once their tasks stopped.
     Revoked(BTreeSet<i32>, oneshot::Sender<()>),
@@ -98,7 +99,9 @@ impl Membership {
         let consumer: BaseConsumer<SlotsContext> = client_config(settings)
             .set("group.id", group_id)
             .set("client.id", format!("{group_id}-{}", settings.worker_id))
-            .set("partition.assignment.strategy", "roundrobin")
+            // Incremental cooperative rebalancing: a joining or leaving worker moves only
+            // the slots that must move, and the tasks in every other slot keep running.
+            .set("partition.assignment.strategy", "cooperative-sticky")
             .set("session.timeout.ms", session_ms.to_string())
             .set("heartbeat.interval.ms", (session_ms / 3).to_string())
             .set("enable.auto.commit", "false")
