@@ -17,6 +17,8 @@ pub mod config;
 pub mod converter;
 mod data;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod herder;
 mod kafka;
 mod plugin;

@@ -2,9 +2,9 @@
 //!
 //! Every worker of a cluster joins one consumer group (`group.id` of the worker) and
 //! subscribes to the slots topic, whose partitions are never written: a partition is
-//! only a slot. The group coordinator hands the slots out among the live members
-//! (round robin), moves them on every join and leave, and moves a dead worker's
-//! slots after its session timeout. Every worker sees the same connectors and target
+//! only a slot. The group hands the slots out among the live members (the
+//! `cooperative-sticky` assignor: balanced, and moving as few slots as it can on
+//! every join and leave), and moves a dead worker's slots after its session timeout. Every worker sees the same connectors and target
 //! states (it tails the config topic), so every worker computes the same mapping from
 //! connectors and tasks to slots, and runs exactly the tasks whose slot it holds.
 //!
@@ -12,12 +12,15 @@
 //! type with its leader-computed assignment): the partition assignment is the part of
 //! the group protocol that every Kafka client, librdkafka included, already implements
 //! and every broker, Weir included, already serves. Membership, liveness, fencing of
-//! a dead member and the eager stop-before-reassign order all come from the consumer
-//! group, with no leader of our own to elect and no assignment to store.
+//! a dead member and the stop-before-reassign order all come from the consumer
+//! group, with no leader of our own to elect and no assignment to store; the
+//! cooperative protocol revokes a moving slot (its tasks stop) before it is assigned
+//! elsewhere.
 //!
 //! The mapping orders connectors by name and tasks by (connector, task) and gives the
 //! n-th one slot `n % slots`, so with fewer tasks than slots each task has its own
-//! slot, and round robin over slots spreads them evenly over the workers.
+//! slot, and a balanced spread of slots spreads them nearly evenly over the workers
+//! (by slot, not by task, so the workers' task counts can differ by more than one).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -94,9 +97,8 @@ pub(crate) fn plan_slots<'a>(
     plan
 }
 
-/// Slots by worker, as the group's round-robin assignor gives them out: members in
-/// the order of their ids, slot `s` to member `s % members`. For testing the spread;
-/// the live assignment comes from the group.
+/// Slots by worker, spread evenly (slot `s` to member `s % members`), for testing the
+/// task spread; the live assignment comes from the group's assignor.
 #[cfg(test)]
 fn round_robin(slots: i32, members: usize) -> Vec<BTreeSet<i32>> {
     let mut owned = vec![BTreeSet::new(); members];
