@@ -93,6 +93,26 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(again.body["error_code"], 409);
 
+    // Created STOPPED (KIP-980), a connector never runs: no task, nothing written.
+    let held_logs = dir.path().join("held");
+    fs::create_dir(&held_logs).expect("held dir");
+    fs::write(held_logs.join("held.log"), "held\n").expect("log file");
+    let held = file_source(&held_logs, "held");
+    let created = http.post(
+        "/connectors",
+        &json!({"name": "held", "config": held, "initial_state": "STOPPED"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let status = http.get("/connectors/held/status");
+    assert_eq!(status.status, 200, "{}", status.text);
+    assert_eq!(
+        status.body["connector"]["state"], "STOPPED",
+        "{}",
+        status.text
+    );
+    assert_eq!(status.body["tasks"], json!([]), "{}", status.text);
+    assert_eq!(http.delete("/connectors/held").status, 204);
+
     // Unknown connector: 404 with Kafka Connect's error body.
     let missing = http.get("/connectors/nope");
     assert_eq!(missing.status, 404);
@@ -168,6 +188,19 @@ fn rest_api_manages_connectors_with_kafka_connect_status_codes() {
         202
     );
     wait_until("logs to run again", || {
+        all_tasks_in(&http, "logs", "RUNNING", 1)
+    });
+
+    // PATCH (KIP-477) changes named keys and keeps the rest.
+    let patched = http.patch(
+        "/connectors/logs/config",
+        &json!({"batch.max.records": 100}),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let config = http.get("/connectors/logs/config").body;
+    assert_eq!(config["batch.max.records"], "100", "{config}");
+    assert_eq!(config["topic"], "app", "{config}");
+    wait_until("logs RUNNING after the patch", || {
         all_tasks_in(&http, "logs", "RUNNING", 1)
     });
 

@@ -202,6 +202,31 @@ pub trait Herder: Send + Sync {
         allow_replace: bool,
     ) -> Result<Upserted, HerderError>;
 
+    /// Creates a connector in `initial` state (KIP-980's `initial_state`);
+    /// `Conflict` when `name` exists. A herder that stores the target state first
+    /// overrides this, so a connector created PAUSED or STOPPED never runs.
+    async fn create_connector(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        initial: TargetState,
+    ) -> Result<Upserted, HerderError> {
+        let upserted = self.put_connector_config(name, config, false).await?;
+        if initial != TargetState::Started {
+            self.set_target_state(name, initial).await?;
+        }
+        Ok(upserted)
+    }
+
+    /// Applies `patch` to the connector's stored config (secrets as stored, not as
+    /// shown) and stores the result as `PUT …/config` would; `NotFound` when the
+    /// connector does not exist.
+    async fn patch_connector_config(
+        &self,
+        name: &str,
+        patch: ConfigPatch,
+    ) -> Result<ConnectorInfo, HerderError>;
+
     /// Stops the connector's tasks and forgets its config (its offsets stay stored).
     async fn delete_connector(&self, name: &str) -> Result<(), HerderError>;
 
@@ -262,3 +287,6 @@ pub struct ServerInfo {
 
 /// `GET /connectors?expand=status&expand=info`: per connector, what was expanded.
 pub type ExpandedConnectors = BTreeMap<String, BTreeMap<String, Value>>;
+
+/// A connector config patch (KIP-477): keys to set, and keys (`None`) to remove.
+pub type ConfigPatch = BTreeMap<String, Option<String>>;

@@ -197,8 +197,9 @@ async fn create_rejects_bad_requests_with_400() {
     let message = assert_error(&server.http.send("POST", "/connectors", None).await, 400);
     assert!(message.contains("empty"), "{message}");
 
-    let stopped = json!({"name": "a", "config": source_config(), "initial_state": "STOPPED"});
-    assert_error(&post(stopped).await, 400);
+    let sleeping = json!({"name": "a", "config": source_config(), "initial_state": "SLEEPING"});
+    let message = assert_error(&post(sleeping).await, 400);
+    assert!(message.contains("RUNNING, PAUSED or STOPPED"), "{message}");
     assert_eq!(server.http.get("/connectors").await.body, json!([]));
 }
 
@@ -574,4 +575,39 @@ async fn serve_returns_once_shutdown_is_cancelled() {
     server.shutdown.cancel();
     let result = server.tasks.join_next().await.expect("the server task");
     result.expect("not panicked").expect("served without error");
+}
+
+#[tokio::test]
+async fn patch_config_merges_and_removes_keys() {
+    let server = Server::start().await;
+    server.create_source("a").await;
+    let patch = json!({"topic": "other", "tasks.max": 2, "file": null});
+    let response = server.http.patch("/connectors/a/config", &patch).await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    let config = &response.body["config"];
+    assert_eq!(config["topic"], "other");
+    assert_eq!(config["tasks.max"], "2");
+    assert!(config.get("file").is_none(), "{config}");
+    // Keys the patch does not name stay, secrets included (shown masked).
+    assert_eq!(config["connector.class"], "FileStreamSource");
+    assert_eq!(config["db.password"], "[hidden]");
+
+    assert_error(
+        &server.http.patch("/connectors/zz/config", &patch).await,
+        404,
+    );
+    let renamed = json!({"name": "b"});
+    let message = assert_error(
+        &server.http.patch("/connectors/a/config", &renamed).await,
+        400,
+    );
+    assert!(message.contains("doesn't match"), "{message}");
+    let message = assert_error(
+        &server
+            .http
+            .patch("/connectors/a/config", &json!(["topic"]))
+            .await,
+        400,
+    );
+    assert!(message.contains("JSON object"), "{message}");
 }

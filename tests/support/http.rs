@@ -49,4 +49,9 @@ impl Http {
             body => block_on(self.inner.put(path, body)),
         }
     }
+
+    /// PATCH with a JSON body.
+    pub(crate) fn patch(&self, path: &str, body: &Value) -> Response {
+        block_on(self.inner.patch(path, body))
+    }
 }

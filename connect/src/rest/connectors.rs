@@ -14,7 +14,7 @@ use axum::Json;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::extract::{config_map, kind, JsonBody, PathParams, QueryParams};
+use super::extract::{config_map, config_patch, kind, JsonBody, PathParams, QueryParams};
 use super::SharedHerder;
 use crate::config::ConfigMap;
 use crate::herder::{ExpandedConnectors, Herder, HerderError, TargetState};
@@ -108,7 +108,7 @@ pub(crate) async fn create(
             "Connector name is required: give \"name\" in the request body",
         ));
     }
-    check_initial_state(&mut body)?;
+    let initial = initial_state(&mut body)?;
     let mut config = match body.remove("config") {
         Some(value) => config_map(value)?,
         None => {
@@ -118,25 +118,23 @@ pub(crate) async fn create(
         }
     };
     put_name(&name, &mut config)?;
-    let upserted = herder.put_connector_config(&name, config, false).await?;
+    let upserted = herder.create_connector(&name, config, initial).await?;
     Ok(created(&name, Json(upserted.info)))
 }
 
-/// Kafka Connect's `initial_state` (KIP-980). This worker creates connectors running;
-/// asking for another state is refused rather than honoured after the fact, since a
-/// connector started and then stopped may already have moved data.
-fn check_initial_state(body: &mut Map<String, Value>) -> Result<(), ApiError> {
+/// Kafka Connect's `initial_state` (KIP-980): RUNNING (the default), PAUSED or
+/// STOPPED.
+fn initial_state(body: &mut Map<String, Value>) -> Result<TargetState, ApiError> {
     match body.remove("initial_state") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(state)) if state.eq_ignore_ascii_case("RUNNING") => Ok(()),
-        Some(Value::String(state))
-            if state.eq_ignore_ascii_case("PAUSED") || state.eq_ignore_ascii_case("STOPPED") =>
-        {
-            Err(ApiError::bad_request(format!(
-                "initial_state {state} is not supported: create the connector, then PUT /connectors/<name>/{}",
-                if state.eq_ignore_ascii_case("PAUSED") { "pause" } else { "stop" }
-            )))
-        }
+        None | Some(Value::Null) => Ok(TargetState::Started),
+        Some(Value::String(state)) => match state.to_ascii_uppercase().as_str() {
+            "RUNNING" => Ok(TargetState::Started),
+            "PAUSED" => Ok(TargetState::Paused),
+            "STOPPED" => Ok(TargetState::Stopped),
+            _ => Err(ApiError::bad_request(format!(
+                "Invalid initial_state {state}: expected RUNNING, PAUSED or STOPPED"
+            ))),
+        },
         Some(other) => Err(ApiError::bad_request(format!(
             "Invalid initial_state {other}: expected RUNNING, PAUSED or STOPPED"
         ))),
@@ -211,6 +209,24 @@ pub(crate) async fn put_config(
     } else {
         Ok(Json(upserted.info).into_response())
     }
+}
+
+/// `PATCH /connectors/{name}/config` (KIP-477): 200 with the connector's info; keys
+/// given `null` are removed, the others set, the rest kept.
+pub(crate) async fn patch_config(
+    State(herder): State<SharedHerder>,
+    PathParams(name): PathParams<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let patch = config_patch(body)?;
+    if let Some(Some(given)) = patch.get(NAME_CONFIG) {
+        if *given != name {
+            return Err(ApiError::bad_request(format!(
+                "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
+            )));
+        }
+    }
+    Ok(Json(herder.patch_connector_config(&name, patch).await?).into_response())
 }
 
 /// `DELETE /connectors/{name}`: 204.
@@ -304,14 +320,26 @@ mod tests {
     }
 
     #[test]
-    fn initial_state_other_than_running_is_refused() {
+    fn initial_state_takes_kafka_connects_three_states() {
         let mut body = Map::new();
-        body.insert("initial_state".into(), Value::from("running"));
-        assert!(check_initial_state(&mut body).is_ok());
-        body.insert("initial_state".into(), Value::from("STOPPED"));
-        let err = check_initial_state(&mut body).unwrap_err();
-        assert!(err.message.contains("/stop"), "{}", err.message);
+        assert_eq!(initial_state(&mut body).unwrap(), TargetState::Started);
+        for (given, state) in [
+            ("running", TargetState::Started),
+            ("PAUSED", TargetState::Paused),
+            ("STOPPED", TargetState::Stopped),
+        ] {
+            body.insert("initial_state".into(), Value::from(given));
+            assert_eq!(initial_state(&mut body).unwrap(), state);
+            assert!(body.is_empty(), "the key is taken out of the body");
+        }
+        body.insert("initial_state".into(), Value::from("SLEEPING"));
+        let err = initial_state(&mut body).unwrap_err();
+        assert!(
+            err.message.contains("RUNNING, PAUSED or STOPPED"),
+            "{}",
+            err.message
+        );
         body.insert("initial_state".into(), Value::from(3));
-        assert!(check_initial_state(&mut body).is_err());
+        assert!(initial_state(&mut body).is_err());
     }
 }

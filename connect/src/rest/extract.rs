@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use crate::config::ConfigMap;
+use crate::herder::ConfigPatch;
 
 /// A JSON request body. An empty or malformed body is a 400 whose message carries
 /// serde's description, with its line and column.
@@ -142,6 +143,33 @@ pub(crate) fn config_map(value: Value) -> Result<ConfigMap, ApiError> {
         config.insert(key, text);
     }
     Ok(config)
+}
+
+/// A config patch from JSON (KIP-477): like [`config_map`], with `null` removing a key.
+pub(crate) fn config_patch(value: Value) -> Result<ConfigPatch, ApiError> {
+    let Value::Object(object) = value else {
+        return Err(ApiError::bad_request(format!(
+            "A connector config patch must be a JSON object, not {}",
+            kind(&value)
+        )));
+    };
+    let mut patch = ConfigPatch::new();
+    for (key, value) in object {
+        let text = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "Config value of '{key}' must be a string, number, boolean or null, not {}",
+                    kind(&other)
+                )))
+            }
+        };
+        patch.insert(key, text);
+    }
+    Ok(patch)
 }
 
 /// "an array", "null", ... for messages about a JSON value of the wrong kind.

@@ -64,7 +64,9 @@ pub fn router(herder: Arc<dyn Herder>) -> Router {
         )
         .route(
             "/connectors/{name}/config",
-            get(connectors::config).put(connectors::put_config),
+            get(connectors::config)
+                .put(connectors::put_config)
+                .patch(connectors::patch_config),
         )
         .route("/connectors/{name}/status", get(connectors::status))
         .route("/connectors/{name}/pause", put(connectors::pause))

@@ -12,7 +12,7 @@ use crate::config::{
     add_issues, closest, config_key_infos, connector_def, mask_secrets, validate_config, ConfigMap,
 };
 use crate::herder::{
-    ConfigInfos, ConfigKeyInfo, ConnectorInfo, ConnectorOffsets, ConnectorState,
+    ConfigInfos, ConfigKeyInfo, ConfigPatch, ConnectorInfo, ConnectorOffsets, ConnectorState,
     ConnectorStateInfo, ConnectorTaskId, Herder, HerderError, PluginInfo, State, TargetState,
     TaskInfo, TaskState, Upserted,
 };
@@ -143,6 +143,50 @@ impl Worker {
         Ok(marked)
     }
 
+    /// Stores a connector config. A create with an `initial` target state stores the
+    /// state first, so a connector created PAUSED or STOPPED never runs.
+    async fn upsert(
+        &self,
+        name: &str,
+        mut config: ConfigMap,
+        allow_replace: bool,
+        initial: Option<TargetState>,
+    ) -> Result<Upserted, HerderError> {
+        match config.get("name") {
+            Some(given) if given != name => {
+                return Err(HerderError::BadRequest(format!(
+                    "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                config.insert("name".to_string(), name.to_string());
+            }
+        }
+        (self.runtime.settings())
+            .parse_connector(self.runtime.plugins(), &config)
+            .map_err(|issues| HerderError::BadRequest(invalid_config_message(&issues)))?;
+        let exists = self.shared.view().connector(name).is_some();
+        if exists && !allow_replace {
+            return Err(HerderError::Conflict(format!(
+                "Connector {name} already exists"
+            )));
+        }
+        if let Some(state) = initial {
+            self.put(ConfigRecord::TargetState(name.to_string(), Some(state)))
+                .await?;
+        }
+        self.put(ConfigRecord::Connector(name.to_string(), Some(config)))
+            .await?;
+        if !exists {
+            self.wait_for_first_status(name).await;
+        }
+        Ok(Upserted {
+            created: !exists,
+            info: self.connector_info(name).await?,
+        })
+    }
+
     /// Waits, up to [`FIRST_STATUS_WAIT`], until the connector's owner reported its
     /// state. No owner (every worker busy rebalancing) is not an error: the status
     /// reads 404 until one reports.
@@ -242,38 +286,40 @@ impl Herder for Worker {
     async fn put_connector_config(
         &self,
         name: &str,
-        mut config: ConfigMap,
+        config: ConfigMap,
         allow_replace: bool,
     ) -> Result<Upserted, HerderError> {
-        match config.get("name") {
-            Some(given) if given != name => {
-                return Err(HerderError::BadRequest(format!(
-                    "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
-                )));
-            }
-            Some(_) => {}
-            None => {
-                config.insert("name".to_string(), name.to_string());
-            }
+        self.upsert(name, config, allow_replace, None).await
+    }
+
+    async fn create_connector(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        initial: TargetState,
+    ) -> Result<Upserted, HerderError> {
+        self.upsert(name, config, false, Some(initial)).await
+    }
+
+    async fn patch_connector_config(
+        &self,
+        name: &str,
+        patch: ConfigPatch,
+    ) -> Result<ConnectorInfo, HerderError> {
+        let mut config = {
+            let view = self.shared.view();
+            view.connector(name)
+                .ok_or_else(|| not_found(name))?
+                .props
+                .clone()
+        };
+        for (key, value) in patch {
+            match value {
+                Some(value) => config.insert(key, value),
+                None => config.remove(&key),
+            };
         }
-        (self.runtime.settings())
-            .parse_connector(self.runtime.plugins(), &config)
-            .map_err(|issues| HerderError::BadRequest(invalid_config_message(&issues)))?;
-        let exists = self.shared.view().connector(name).is_some();
-        if exists && !allow_replace {
-            return Err(HerderError::Conflict(format!(
-                "Connector {name} already exists"
-            )));
-        }
-        self.put(ConfigRecord::Connector(name.to_string(), Some(config)))
-            .await?;
-        if !exists {
-            self.wait_for_first_status(name).await;
-        }
-        Ok(Upserted {
-            created: !exists,
-            info: self.connector_info(name).await?,
-        })
+        Ok(self.upsert(name, config, true, None).await?.info)
     }
 
     async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {

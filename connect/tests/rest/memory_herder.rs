@@ -187,6 +187,27 @@ impl Herder for MemoryHerder {
         self.with(name, |c| Ok(masked(&c.config)))
     }
 
+    async fn patch_connector_config(
+        &self,
+        name: &str,
+        patch: weir_connect::herder::ConfigPatch,
+    ) -> Result<ConnectorInfo, HerderError> {
+        let mut config = {
+            let connectors = self.connectors.lock().unwrap();
+            let connector = connectors
+                .get(name)
+                .ok_or_else(|| HerderError::NotFound(format!("Connector {name} not found")))?;
+            connector.config.clone()
+        };
+        for (key, value) in patch {
+            match value {
+                Some(value) => config.insert(key, value),
+                None => config.remove(&key),
+            };
+        }
+        Ok(self.put_connector_config(name, config, true).await?.info)
+    }
+
     async fn put_connector_config(
         &self,
         name: &str,
