@@ -61,6 +61,22 @@ impl SourceTaskRun<'_> {
             std::sync::Arc::clone(&self.metrics),
         )
         .await?;
+        let result = self.transact(source, &producer, &reporter).await;
+        if result.is_err() {
+            // A transaction left open would hold back every read_committed consumer of
+            // its partitions until the broker times it out.
+            self.abort(&producer).await;
+        }
+        result
+    }
+
+    /// Polls, produces and commits until the task is cancelled (`Ok`) or fails.
+    async fn transact(
+        &self,
+        source: &mut dyn Source,
+        producer: &FutureProducer,
+        reporter: &ErrorReporter,
+    ) -> Result<(), ConnectError> {
         let interval = match self.config.transaction_boundary {
             TransactionBoundary::Interval(every) => {
                 Some(every.unwrap_or(self.settings.offset_flush_interval))
@@ -79,7 +95,7 @@ impl SourceTaskRun<'_> {
                 break;
             }
             if *paused.borrow_and_update() {
-                self.commit(&producer, source, open.take()).await?;
+                self.commit(producer, source, open.take()).await?;
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     _ = paused.changed() => continue,
@@ -105,10 +121,7 @@ impl SourceTaskRun<'_> {
                     }
                     continue;
                 }
-                Err(err) => {
-                    self.abort(&producer).await;
-                    return Err(err);
-                }
+                Err(err) => return Err(err),
             };
             let interval_over = |open: &Option<Open>| {
                 open.as_ref()
@@ -118,7 +131,7 @@ impl SourceTaskRun<'_> {
             if batch.is_empty() {
                 // Idle: an interval transaction still ends on time.
                 if interval_over(&open) {
-                    self.commit(&producer, source, open.take()).await?;
+                    self.commit(producer, source, open.take()).await?;
                 }
                 continue;
             }
@@ -140,7 +153,7 @@ impl SourceTaskRun<'_> {
                 transaction
                     .offsets
                     .record(polled.source_partition, polled.source_offset);
-                let Some((record, key, value)) = self.prepare(polled.record, &reporter).await?
+                let Some((record, key, value)) = self.prepare(polled.record, reporter).await?
                 else {
                     continue;
                 };
@@ -149,7 +162,7 @@ impl SourceTaskRun<'_> {
                 drop(
                     self.send(
                         source,
-                        &producer,
+                        producer,
                         &record,
                         key.as_deref(),
                         value.as_deref(),
@@ -165,16 +178,17 @@ impl SourceTaskRun<'_> {
                 TransactionBoundary::Connector => source.end_of_transaction(),
             };
             if ends {
-                self.commit(&producer, source, open.take()).await?;
+                self.commit(producer, source, open.take()).await?;
             }
         }
         // Stopping: what was polled is committed, so a restarted task resumes after it.
-        self.commit(&producer, source, open.take()).await
+        self.commit(producer, source, open.take()).await
     }
 
     /// Adds the transaction's positions to it, commits it, and then tells the source.
-    /// A failed commit aborts the transaction and fails the task: its next instance
-    /// resumes from the last committed positions, so nothing is lost or doubled.
+    /// A failed commit fails the task (which aborts the transaction): its next
+    /// instance resumes from the last committed positions, so nothing is lost or
+    /// doubled.
     async fn commit(
         &self,
         producer: &FutureProducer,
@@ -185,18 +199,12 @@ impl SourceTaskRun<'_> {
             return Ok(());
         };
         let positions = open.offsets.entries;
-        if let Err(err) = self.offsets.queue(producer, &self.id.connector, &positions) {
-            self.abort(producer).await;
-            return Err(err);
-        }
+        self.offsets
+            .queue(producer, &self.id.connector, &positions)?;
         let committing = producer.clone();
-        let committed =
-            blocking(move || committing.commit_transaction(TRANSACTION_TIMEOUT)).await?;
-        if let Err(err) = committed {
-            let error = transaction_error("cannot commit a transaction", err);
-            self.abort(producer).await;
-            return Err(error);
-        }
+        blocking(move || committing.commit_transaction(TRANSACTION_TIMEOUT))
+            .await?
+            .map_err(|err| transaction_error("cannot commit a transaction", err))?;
         TaskMetrics::add(&self.metrics.records_out, open.records);
         source.commit(&positions).await
     }
@@ -206,8 +214,10 @@ impl SourceTaskRun<'_> {
         let aborting = producer.clone();
         match blocking(move || aborting.abort_transaction(TRANSACTION_TIMEOUT)).await {
             Ok(Ok(())) | Err(_) => {}
+            // No transaction open: nothing to abort.
+            Ok(Err(err)) if err.rdkafka_error_code() == Some(RDKafkaErrorCode::State) => {}
             Ok(Err(err)) => {
-                tracing::warn!(connector = %self.id.connector, task = self.id.task, error = %err, "cannot abort the transaction; the broker aborts it when it times out")
+                tracing::warn!(connector = %self.id.connector, task = self.id.task, error = %err, "cannot abort the transaction (a fenced instance's was aborted by its successor; any other is aborted when it times out)")
             }
         }
     }
