@@ -40,15 +40,14 @@ pub fn parse_properties(text: &str) -> Result<ConfigMap, PropertiesError> {
             }
         }
         let (key, value) = split_key_value(&logical);
-        let key = unescape(key).map_err(|message| PropertiesError {
+        let at_line = |message| PropertiesError {
             line: index + 1,
             message,
-        })?;
-        let value = unescape(value).map_err(|message| PropertiesError {
-            line: index + 1,
-            message,
-        })?;
-        props.insert(key, value);
+        };
+        props.insert(
+            unescape(key).map_err(at_line)?,
+            unescape(value).map_err(at_line)?,
+        );
     }
     Ok(props)
 }

@@ -129,20 +129,30 @@ pub(crate) fn config_map(value: Value) -> Result<ConfigMap, ApiError> {
     };
     let mut config = ConfigMap::new();
     for (key, value) in object {
-        let text = match value {
-            Value::String(s) => s,
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            other => {
+        match config_text(&key, value, "a string, number or boolean")? {
+            Some(text) => config.insert(key, text),
+            None => {
                 return Err(ApiError::bad_request(format!(
-                    "Config value of '{key}' must be a string, number or boolean, not {}",
-                    kind(&other)
+                    "Config value of '{key}' must be a string, number or boolean, not null"
                 )))
             }
         };
-        config.insert(key, text);
     }
     Ok(config)
+}
+
+/// A config value's text; `None` for null. `expected` names what is accepted.
+fn config_text(key: &str, value: Value, expected: &str) -> Result<Option<String>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        other => Err(ApiError::bad_request(format!(
+            "Config value of '{key}' must be {expected}, not {}",
+            kind(&other)
+        ))),
+    }
 }
 
 /// A config patch from JSON (KIP-477): like [`config_map`], with `null` removing a key.
@@ -155,18 +165,7 @@ pub(crate) fn config_patch(value: Value) -> Result<ConfigPatch, ApiError> {
     };
     let mut patch = ConfigPatch::new();
     for (key, value) in object {
-        let text = match value {
-            Value::Null => None,
-            Value::String(s) => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "Config value of '{key}' must be a string, number, boolean or null, not {}",
-                    kind(&other)
-                )))
-            }
-        };
+        let text = config_text(&key, value, "a string, number, boolean or null")?;
         patch.insert(key, text);
     }
     Ok(patch)

@@ -22,7 +22,9 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use crate::config::{ConfigMap, ConnectorConfig};
 use crate::herder::ConnectorTaskId;
-use crate::{ConnectError, Record, Source, SourceContext, SourceOffset, SourcePartition};
+use crate::{
+    ConnectError, Record, Source, SourceContext, SourceOffset, SourcePartition, SourceRecord,
+};
 
 use super::error_policy::{Backoff, ErrorReporter, FailedRecord, Stage};
 use super::metrics::TaskMetrics;
@@ -32,6 +34,15 @@ use crate::kafka::{kafka_error, producer_config};
 
 /// Polled batches being produced at once.
 const MAX_IN_FLIGHT: usize = 4;
+
+/// What one poll of the source gave.
+pub(super) enum Polled {
+    Batch(Vec<SourceRecord>),
+    /// The poll failed in a way worth retrying, and the backoff has been waited out.
+    Retry,
+    /// The task was cancelled while polling or backing off.
+    Cancelled,
+}
 
 /// Produced batches not yet acknowledged, and acknowledged positions not yet stored.
 #[derive(Default)]
@@ -119,27 +130,10 @@ impl SourceTaskRun<'_> {
                     _ = paused.changed() => continue,
                 }
             }
-            let polled = tokio::select! {
-                _ = cancel.cancelled() => break,
-                polled = source.poll() => polled,
-            };
-            let batch = match polled {
-                Ok(batch) => {
-                    backoff = None;
-                    batch
-                }
-                Err(err) if err.is_retryable() => {
-                    tracing::warn!(connector = %self.id.connector, task = self.id.task, "poll failed, retrying: {}", err.chain());
-                    self.metrics.retries.fetch_add(1, Ordering::Relaxed);
-                    let policy = &self.config.errors;
-                    let backoff =
-                        backoff.get_or_insert_with(|| Backoff::new(policy.retry_delay_max, None));
-                    if !backoff.wait(&cancel).await {
-                        break;
-                    }
-                    continue;
-                }
-                Err(err) => return Err(err),
+            let batch = match self.poll(source, &mut backoff).await? {
+                Polled::Batch(batch) => batch,
+                Polled::Retry => continue,
+                Polled::Cancelled => break,
             };
             if batch.is_empty() {
                 self.settle_all(source, &mut progress).await?;
@@ -177,6 +171,39 @@ impl SourceTaskRun<'_> {
         // Stopping: what was produced is acknowledged and its positions stored, so a
         // restarted task resumes exactly after it.
         self.settle_all(source, &mut progress).await
+    }
+
+    /// Polls the source once; a retryable failure is logged and backed off here
+    /// (`backoff` grows across consecutive failures and resets on success).
+    pub(super) async fn poll(
+        &self,
+        source: &mut dyn Source,
+        backoff: &mut Option<Backoff>,
+    ) -> Result<Polled, ConnectError> {
+        let cancel = &self.control.cancel;
+        let polled = tokio::select! {
+            _ = cancel.cancelled() => return Ok(Polled::Cancelled),
+            polled = source.poll() => polled,
+        };
+        match polled {
+            Ok(batch) => {
+                *backoff = None;
+                Ok(Polled::Batch(batch))
+            }
+            Err(err) if err.is_retryable() => {
+                tracing::warn!(connector = %self.id.connector, task = self.id.task, "poll failed, retrying: {}", err.chain());
+                self.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                let policy = &self.config.errors;
+                let backoff =
+                    backoff.get_or_insert_with(|| Backoff::new(policy.retry_delay_max, None));
+                if backoff.wait(cancel).await {
+                    Ok(Polled::Retry)
+                } else {
+                    Ok(Polled::Cancelled)
+                }
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Transforms and converts one record; `None` when it was filtered or failed and

@@ -9,7 +9,6 @@
 //! transaction, whose records a read_committed consumer sees once; the source is told
 //! to commit upstream only after the transaction committed.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -20,7 +19,7 @@ use crate::{ConnectError, Source};
 
 use super::error_policy::{Backoff, ErrorReporter};
 use super::metrics::TaskMetrics;
-use super::source_task::{Offsets, Progress, SourceTaskRun};
+use super::source_task::{Offsets, Polled, Progress, SourceTaskRun};
 use crate::kafka::{blocking, kafka_error, producer_config};
 
 /// How long initializing, committing or aborting a transaction may take.
@@ -101,27 +100,10 @@ impl SourceTaskRun<'_> {
                     _ = paused.changed() => continue,
                 }
             }
-            let polled = tokio::select! {
-                _ = cancel.cancelled() => break,
-                polled = source.poll() => polled,
-            };
-            let batch = match polled {
-                Ok(batch) => {
-                    backoff = None;
-                    batch
-                }
-                Err(err) if err.is_retryable() => {
-                    tracing::warn!(connector = %self.id.connector, task = self.id.task, "poll failed, retrying: {}", err.chain());
-                    self.metrics.retries.fetch_add(1, Ordering::Relaxed);
-                    let policy = &self.config.errors;
-                    let backoff =
-                        backoff.get_or_insert_with(|| Backoff::new(policy.retry_delay_max, None));
-                    if !backoff.wait(&cancel).await {
-                        break;
-                    }
-                    continue;
-                }
-                Err(err) => return Err(err),
+            let batch = match self.poll(source, &mut backoff).await? {
+                Polled::Batch(batch) => batch,
+                Polled::Retry => continue,
+                Polled::Cancelled => break,
             };
             let interval_over = |open: &Option<Open>| {
                 open.as_ref()
