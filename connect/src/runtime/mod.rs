@@ -7,6 +7,7 @@
 mod error_policy;
 mod metrics;
 mod offset_store;
+mod sink_consumer;
 mod sink_offsets;
 mod sink_task;
 mod source_task;

@@ -183,6 +183,7 @@ impl SourceTaskRun<'_> {
         let positions = open.offsets.entries;
         self.offsets
             .queue(producer, &self.id.connector, &positions)?;
+        settle(producer).await?;
         let committing = producer.clone();
         blocking(move || committing.commit_transaction(TRANSACTION_TIMEOUT))
             .await?
@@ -203,6 +204,27 @@ impl SourceTaskRun<'_> {
             }
         }
     }
+}
+
+/// Waits until every record of the open transaction was acknowledged or refused.
+///
+/// The commit would wait for them too, but it flushes by polling the producer's queue
+/// in steps of 100 ms while the producer's own thread takes the acknowledgements from
+/// it, so every commit took at least one step. A refused record still fails the
+/// commit.
+async fn settle(producer: &FutureProducer) -> Result<(), ConnectError> {
+    const STEP: Duration = Duration::from_millis(1);
+    let deadline = Instant::now() + TRANSACTION_TIMEOUT;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            return Err(ConnectError::external(format!(
+                "records of the transaction not acknowledged within {} s",
+                TRANSACTION_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(STEP).await;
+    }
+    Ok(())
 }
 
 /// A transaction call's failure. Being fenced is final: a newer instance of the task
