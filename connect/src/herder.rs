@@ -164,6 +164,9 @@ pub enum HerderError {
     /// 400: the request or the config is invalid (the message lists every problem).
     #[error("{0}")]
     BadRequest(String),
+    /// 403: the worker's configuration does not allow it (topic tracking off).
+    #[error("{0}")]
+    Forbidden(String),
     /// 500: the worker could not do it (the cluster is unreachable, ...).
     #[error("{0}")]
     Internal(String),
@@ -258,6 +261,15 @@ pub trait Herder: Send + Sync {
     /// Removes every offset; the connector must be `STOPPED`.
     async fn reset_offsets(&self, name: &str) -> Result<(), HerderError>;
 
+    /// The topics the connector's tasks have used (KIP-558), sorted; empty for a
+    /// connector that used none or does not exist, as in Kafka Connect. `Forbidden`
+    /// when the worker does not track topics.
+    fn active_topics(&self, name: &str) -> Result<Vec<String>, HerderError>;
+
+    /// Forgets the connector's active topics; running tasks report the topics they go
+    /// on using. `Forbidden` when topic tracking or its reset is disabled.
+    async fn reset_active_topics(&self, name: &str) -> Result<(), HerderError>;
+
     fn plugins(&self) -> Vec<PluginInfo>;
 
     /// The config definitions of a plugin, for `GET /connector-plugins/{plugin}/config`.
@@ -287,6 +299,12 @@ pub struct ServerInfo {
 
 /// `GET /connectors?expand=status&expand=info`: per connector, what was expanded.
 pub type ExpandedConnectors = BTreeMap<String, BTreeMap<String, Value>>;
+
+/// `GET /connectors/{name}/topics`: `{"<name>": {"topics": [...]}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveTopicsInfo {
+    pub topics: Vec<String>,
+}
 
 /// A connector config patch (KIP-477): keys to set, and keys (`None`) to remove.
 pub type ConfigPatch = BTreeMap<String, Option<String>>;

@@ -37,6 +37,7 @@ impl From<HerderError> for ApiError {
             HerderError::NotFound(_) => StatusCode::NOT_FOUND,
             HerderError::Conflict(_) => StatusCode::CONFLICT,
             HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HerderError::Forbidden(_) => StatusCode::FORBIDDEN,
             HerderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -84,6 +85,10 @@ mod tests {
                 409,
             ),
             (HerderError::BadRequest("bad".into()), 400),
+            (
+                HerderError::Forbidden("Topic tracking is disabled.".into()),
+                403,
+            ),
             (HerderError::Internal("cluster unreachable".into()), 500),
         ];
         for (err, code) in cases {

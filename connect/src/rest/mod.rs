@@ -4,7 +4,7 @@
 //!
 //! This layer only maps HTTP to the [`Herder`]: the herder decides, the handlers
 //! translate its answers and errors (`NotFound` 404, `Conflict` 409, `BadRequest`
-//! 400, `Internal` 500). Every failure, including an unknown path (404), a wrong method
+//! 400, `Forbidden` 403, `Internal` 500). Every failure, including an unknown path (404), a wrong method
 //! (405) and a malformed body (400), has Kafka Connect's body
 //! `{"error_code": N, "message": "..."}`. `docs/connect-rest.md` lists the endpoints
 //! and where they differ from Kafka Connect.
@@ -24,6 +24,7 @@ mod offsets;
 mod plugins;
 mod server;
 mod tasks;
+mod topics;
 
 use std::sync::Arc;
 
@@ -85,6 +86,8 @@ pub fn router(herder: Arc<dyn Herder>) -> Router {
                 .patch(offsets::alter)
                 .delete(offsets::reset),
         )
+        .route("/connectors/{name}/topics", get(topics::get))
+        .route("/connectors/{name}/topics/reset", put(topics::reset))
         .route("/connector-plugins", get(plugins::list))
         .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(

@@ -4,6 +4,7 @@
 //! A [`Runtime`] is shared by every task of a worker. It knows nothing about which
 //! tasks should run where; the worker decides that and calls [`Runtime::run_task`].
 
+mod active_topics;
 mod error_policy;
 mod metrics;
 mod offset_store;
@@ -23,6 +24,7 @@ use crate::config::{resolve_env, ConfigIssue, ConfigMap, ConnectorConfig};
 use crate::herder::{ConnectorTaskId, PartitionOffset};
 use crate::{ConnectError, Plugins, Task};
 
+pub use active_topics::TopicReporter;
 pub use metrics::{Metrics, TaskMetrics};
 
 /// Where the cluster is, how to reach it, and what a worker's properties file says
@@ -54,6 +56,11 @@ pub struct RuntimeSettings {
     /// the worker group id, which starts every task's transactional id
     /// (`<group>-<connector>-<task>`).
     pub transactional_id_prefix: Option<String>,
+    /// Whether tasks record the topics they use (`topic.tracking.enable`, KIP-558),
+    /// and whether `PUT /connectors/{name}/topics/reset` may clear them
+    /// (`topic.tracking.allow.reset`).
+    pub topic_tracking: bool,
+    pub topic_tracking_allow_reset: bool,
     pub worker_id: String,
 }
 
@@ -107,6 +114,8 @@ impl RuntimeSettings {
             offset_flush_interval: Duration::from_secs(1),
             override_policy: OverridePolicy::All,
             transactional_id_prefix: None,
+            topic_tracking: true,
+            topic_tracking_allow_reset: true,
             worker_id: worker_id.into(),
         }
     }
@@ -193,6 +202,8 @@ pub struct TaskControl {
     pub cancel: CancellationToken,
     /// While true the task idles without polling or consuming.
     pub paused: watch::Receiver<bool>,
+    /// Where the task reports the topics it uses; `None` when topic tracking is off.
+    pub topics: Option<Arc<dyn TopicReporter>>,
 }
 
 /// Shared by every task on a worker; cheap to clone.
@@ -260,6 +271,7 @@ impl Runtime {
             .map_err(|issues| config_error(&id, issues))?;
         let metrics = self.inner.metrics.task(&id, config.connector_type);
         let settings = &self.inner.settings;
+        let topics = active_topics::TopicTracker::new(id.clone(), control.topics.clone());
         match plugin.create_task(&parsed)? {
             Task::Source(source) => {
                 let run = source_task::SourceTaskRun {
@@ -268,6 +280,7 @@ impl Runtime {
                     config,
                     offsets: self.inner.offsets.clone(),
                     metrics,
+                    topics,
                     control,
                 };
                 run.run(source).await
@@ -278,6 +291,7 @@ impl Runtime {
                     id,
                     config,
                     metrics,
+                    topics,
                     control,
                 };
                 run.run(sink).await

@@ -24,6 +24,7 @@ use crate::config::ConnectorConfig;
 use crate::herder::ConnectorTaskId;
 use crate::{ConnectError, Header, Record, Sink, SinkContext, SinkRecord};
 
+use super::active_topics::TopicTracker;
 use super::error_policy::{Backoff, ErrorReporter, FailedRecord, Stage};
 use super::metrics::TaskMetrics;
 use super::sink_consumer::{SinkConsumerContext, STATISTICS_INTERVAL_MS};
@@ -43,6 +44,7 @@ pub(crate) struct SinkTaskRun<'a> {
     pub(crate) id: ConnectorTaskId,
     pub(crate) config: Arc<ConnectorConfig>,
     pub(crate) metrics: Arc<TaskMetrics>,
+    pub(crate) topics: TopicTracker,
     pub(crate) control: TaskControl,
 }
 
@@ -244,6 +246,7 @@ impl SinkTaskRun<'_> {
         let mut records = Vec::with_capacity(batch.len());
         for message in batch {
             let topic = message.topic();
+            self.topics.record(topic);
             let headers: Vec<Header> = message
                 .headers()
                 .map(|headers| {

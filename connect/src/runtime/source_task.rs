@@ -26,6 +26,7 @@ use crate::{
     ConnectError, Record, Source, SourceContext, SourceOffset, SourcePartition, SourceRecord,
 };
 
+use super::active_topics::TopicTracker;
 use super::error_policy::{Backoff, ErrorReporter, FailedRecord, Stage};
 use super::metrics::TaskMetrics;
 use super::offset_store::OffsetStore;
@@ -79,6 +80,7 @@ pub(crate) struct SourceTaskRun<'a> {
     pub(crate) config: Arc<ConnectorConfig>,
     pub(crate) offsets: OffsetStore,
     pub(crate) metrics: Arc<TaskMetrics>,
+    pub(crate) topics: TopicTracker,
     pub(crate) control: TaskControl,
 }
 
@@ -317,7 +319,10 @@ impl SourceTaskRun<'_> {
                 kafka_record = kafka_record.headers(headers);
             }
             match producer.send_result(kafka_record) {
-                Ok(delivery) => return Ok(delivery),
+                Ok(delivery) => {
+                    self.topics.record(&record.topic);
+                    return Ok(delivery);
+                }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     if progress.in_flight.is_empty() {
                         tokio::time::sleep(std::time::Duration::from_millis(5)).await;

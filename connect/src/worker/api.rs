@@ -19,7 +19,7 @@ use crate::herder::{
 use crate::ConnectorType;
 
 use super::errors::{herder_error, invalid_config_message, not_found, stopped_required};
-use super::records::{ConfigRecord, RestartRequest, StatusRecord, Subject};
+use super::records::{ActiveTopic, ConfigRecord, RestartRequest, StatusRecord, Subject};
 use super::status::{restart_plan, restarting};
 use super::view::View;
 use super::{kafka, Worker};
@@ -432,6 +432,34 @@ impl Herder for Worker {
         self.restart(&id.connector, request).await.map(|_| ())
     }
 
+    fn active_topics(&self, name: &str) -> Result<Vec<String>, HerderError> {
+        if !self.runtime.settings().topic_tracking {
+            return Err(tracking_disabled());
+        }
+        Ok(self.shared.view().active_topics(name))
+    }
+
+    async fn reset_active_topics(&self, name: &str) -> Result<(), HerderError> {
+        let settings = self.runtime.settings();
+        if !settings.topic_tracking {
+            return Err(tracking_disabled());
+        }
+        if !settings.topic_tracking_allow_reset {
+            return Err(HerderError::Forbidden(
+                "Topic tracking reset is disabled.".to_string(),
+            ));
+        }
+        let topics = self.shared.view().active_topics(name);
+        for topic in topics {
+            let topic = ActiveTopic {
+                topic,
+                connector: name.to_string(),
+            };
+            self.store.put_topic(topic, None);
+        }
+        Ok(())
+    }
+
     async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, HerderError> {
         let offsets = match self.offsets_type(name, false).await? {
             ConnectorType::Source => self.runtime.source_offsets(name).await,
@@ -537,4 +565,8 @@ fn task_id(connector: &str, task: u32) -> ConnectorTaskId {
         connector: connector.to_string(),
         task,
     }
+}
+
+fn tracking_disabled() -> HerderError {
+    HerderError::Forbidden("Topic tracking is disabled.".to_string())
 }

@@ -23,6 +23,7 @@ use crate::herder::{ConnectorTaskId, State};
 use crate::runtime::Runtime;
 use crate::ConnectError;
 
+use super::active_topics::StoredTopics;
 use super::membership::MembershipEvent;
 use super::records::{StatusRecord, Subject};
 use super::slots::Ownership;
@@ -207,9 +208,16 @@ impl Controller {
     ) {
         let cancel = CancellationToken::new();
         let (paused_tx, paused_rx) = watch::channel(paused);
+        let topics = self.runtime.settings().topic_tracking.then(|| {
+            Arc::new(StoredTopics {
+                shared: Arc::clone(&self.shared),
+                store: Arc::clone(&self.store),
+            }) as Arc<dyn crate::runtime::TopicReporter>
+        });
         let control = crate::runtime::TaskControl {
             cancel: cancel.clone(),
             paused: paused_rx,
+            topics,
         };
         let runtime = self.runtime.clone();
         let task = id.clone();

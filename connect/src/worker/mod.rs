@@ -18,6 +18,7 @@
 //! plugin's [`task_configs`](crate::ConnectorPlugin::task_configs), which is a function
 //! of the config alone, so all workers agree on the tasks without storing them.
 
+mod active_topics;
 mod api;
 mod controller;
 mod errors;
@@ -50,7 +51,7 @@ use crate::kafka::{blocking, client_config, cluster_error, ensure_topics, Intern
 use controller::Controller;
 use kafka::partitions;
 use membership::Membership;
-use records::{ConfigRecord, StatusRecord, Subject};
+use records::{ActiveTopic, ConfigRecord, StatusRecord, Subject, TopicStatus};
 use slots::Ownership;
 use store::{BackingStore, MemoryStore};
 use tail::Tail;
@@ -321,6 +322,13 @@ fn apply_config(shared: Arc<Shared>) -> tail::Apply {
 /// makes the controller write the latest again, so the view settles on it.
 fn apply_status(shared: Arc<Shared>) -> tail::Apply {
     Box::new(move |key, value, _live| {
+        if let Some(topic) = ActiveTopic::from_key(key) {
+            match value.map(TopicStatus::decode).transpose() {
+                Ok(status) => shared.update(|view| view.apply_topic(topic, status)),
+                Err(err) => tracing::warn!(%key, error = %err, "skipping a status topic record"),
+            }
+            return;
+        }
         let Some(subject) = Subject::from_status_key(key) else {
             tracing::warn!(%key, "skipping a status topic record with an unknown key");
             return;

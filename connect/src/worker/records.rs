@@ -12,7 +12,11 @@
 //! Status topic (compacted): `status-connector-<name>` and `status-task-<name>-<id>` →
 //! `{"state", "trace", "worker_id", "generation"}`, null when the connector is gone.
 //!
-//! Connector names may contain `-`; a task key's id is what follows the last `-`.
+//! Status topic, active topics (KIP-558): `topic-<topic>-connector-<connector>` →
+//! `{"topic": {"name", "connector", "task", "discoverTimestamp"}}`, null once reset.
+//!
+//! Connector names may contain `-`; a task key's id is what follows the last `-`. An
+//! active-topic key splits at its first `-connector-`, as Kafka Connect's does.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +55,67 @@ impl Subject {
             connector: connector.to_string(),
             task: task.parse().ok()?,
         }))
+    }
+}
+
+/// A connector's use of a topic: what an active-topic record is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ActiveTopic {
+    pub(crate) topic: String,
+    pub(crate) connector: String,
+}
+
+impl ActiveTopic {
+    const PREFIX: &'static str = "topic-";
+    const SEPARATOR: &'static str = "-connector-";
+
+    pub(crate) fn key(&self) -> String {
+        format!(
+            "{}{}{}{}",
+            Self::PREFIX,
+            self.topic,
+            Self::SEPARATOR,
+            self.connector
+        )
+    }
+
+    pub(crate) fn from_key(key: &str) -> Option<ActiveTopic> {
+        let rest = key.strip_prefix(Self::PREFIX)?;
+        let (topic, connector) = rest.split_once(Self::SEPARATOR)?;
+        Some(ActiveTopic {
+            topic: topic.to_string(),
+            connector: connector.to_string(),
+        })
+    }
+}
+
+/// When and by which task a connector first used a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TopicStatus {
+    pub(crate) name: String,
+    pub(crate) connector: String,
+    pub(crate) task: u32,
+    #[serde(rename = "discoverTimestamp")]
+    pub(crate) discover_timestamp: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TopicStatusValue {
+    topic: TopicStatus,
+}
+
+impl TopicStatus {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(&TopicStatusValue {
+            topic: self.clone(),
+        })
+        .expect("topic statuses serialize to JSON")
+    }
+
+    pub(crate) fn decode(value: &[u8]) -> Result<TopicStatus, String> {
+        serde_json::from_slice::<TopicStatusValue>(value)
+            .map(|v| v.topic)
+            .map_err(|e| format!("bad topic status value: {e}"))
     }
 }
 
@@ -211,6 +276,31 @@ mod tests {
         );
         assert_eq!(Subject::from_status_key("status-task-nodash"), None);
         assert_eq!(Subject::from_status_key("status-task-a-x"), None);
+    }
+
+    #[test]
+    fn active_topic_records_use_kafka_connect_keys_and_values() {
+        let topic = ActiveTopic {
+            topic: "orders-v2".into(),
+            connector: "pg-to-es".into(),
+        };
+        assert_eq!(topic.key(), "topic-orders-v2-connector-pg-to-es");
+        assert_eq!(ActiveTopic::from_key(&topic.key()), Some(topic));
+        assert_eq!(ActiveTopic::from_key("status-connector-x"), None);
+        assert_eq!(ActiveTopic::from_key("topic-nosep"), None);
+        let status = TopicStatus {
+            name: "orders-v2".into(),
+            connector: "pg-to-es".into(),
+            task: 1,
+            discover_timestamp: 1_700_000_000_000,
+        };
+        let text = String::from_utf8(status.encode()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"topic":{"name":"orders-v2","connector":"pg-to-es","task":1,"discoverTimestamp":1700000000000}}"#
+        );
+        assert_eq!(TopicStatus::decode(text.as_bytes()), Ok(status));
+        assert!(TopicStatus::decode(b"{}").is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use crate::ConnectError;
 
-use super::records::{ConfigRecord, StatusRecord, Subject};
+use super::records::{ActiveTopic, ConfigRecord, StatusRecord, Subject, TopicStatus};
 use super::view::Shared;
 
 /// Stores config and status records and applies them to this worker's view.
@@ -29,6 +29,9 @@ pub(crate) trait BackingStore: Send + Sync + fmt::Debug {
     /// background; `None` removes it. Statuses of one subject are stored in the order
     /// they are put.
     fn put_status(&self, subject: Subject, status: Option<StatusRecord>);
+
+    /// As [`BackingStore::put_status`], for an active topic (KIP-558).
+    fn put_topic(&self, topic: ActiveTopic, status: Option<TopicStatus>);
 }
 
 /// Standalone mode: the view is the store; nothing survives a restart.
@@ -53,5 +56,9 @@ impl BackingStore for MemoryStore {
     fn put_status(&self, subject: Subject, status: Option<StatusRecord>) {
         self.shared
             .update(|view| view.apply_status(subject, status));
+    }
+
+    fn put_topic(&self, topic: ActiveTopic, status: Option<TopicStatus>) {
+        self.shared.update(|view| view.apply_topic(topic, status));
     }
 }

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::runtime::RuntimeSettings;
 use crate::ConnectError;
 
-use super::records::{ConfigRecord, StatusRecord, Subject};
+use super::records::{ActiveTopic, ConfigRecord, StatusRecord, Subject, TopicStatus};
 use super::store::BackingStore;
 use super::tail::Tail;
 use super::view::Shared;
@@ -82,6 +82,43 @@ impl TopicStore {
     }
 }
 
+impl TopicStore {
+    /// Writes a status-topic record; a failed write is logged (the view has it
+    /// already, and the next report of the same subject writes it again).
+    fn send_status(&self, key: String, value: Option<Vec<u8>>) {
+        match self
+            .producer
+            .send_result(record(&self.status_topic, &key, value.as_deref()))
+        {
+            Ok(delivery) => {
+                let topic = self.status_topic.clone();
+                let stop = self.stop.clone();
+                let stopped = async move {
+                    stop.cancelled().await;
+                    tokio::time::sleep(SHUTDOWN_WRITE_WAIT).await;
+                };
+                self.deliveries.spawn(async move {
+                    tokio::select! {
+                        result = delivery => match result {
+                            Ok(Ok(_)) => {}
+                            Ok(Err((err, _))) => {
+                                tracing::warn!(%topic, %key, error = %err, "a status was not stored")
+                            }
+                            Err(_) => tracing::warn!(%topic, %key, "a status write was dropped"),
+                        },
+                        () = stopped => tracing::warn!(
+                            %topic, %key, "a status was not stored before the worker stopped (is the Kafka cluster reachable?)"
+                        ),
+                    }
+                });
+            }
+            Err((err, _)) => {
+                tracing::warn!(topic = %self.status_topic, %key, error = %err, "a status was not stored")
+            }
+        }
+    }
+}
+
 fn record<'a>(
     topic: &'a str,
     key: &'a str,
@@ -122,35 +159,13 @@ impl BackingStore for TopicStore {
         let value = status.as_ref().map(StatusRecord::encode);
         self.shared
             .update(|view| view.apply_status(subject, status));
-        match self
-            .producer
-            .send_result(record(&self.status_topic, &key, value.as_deref()))
-        {
-            Ok(delivery) => {
-                let topic = self.status_topic.clone();
-                let stop = self.stop.clone();
-                let stopped = async move {
-                    stop.cancelled().await;
-                    tokio::time::sleep(SHUTDOWN_WRITE_WAIT).await;
-                };
-                self.deliveries.spawn(async move {
-                    tokio::select! {
-                        result = delivery => match result {
-                            Ok(Ok(_)) => {}
-                            Ok(Err((err, _))) => {
-                                tracing::warn!(%topic, %key, error = %err, "a status was not stored")
-                            }
-                            Err(_) => tracing::warn!(%topic, %key, "a status write was dropped"),
-                        },
-                        () = stopped => tracing::warn!(
-                            %topic, %key, "a status was not stored before the worker stopped (is the Kafka cluster reachable?)"
-                        ),
-                    }
-                });
-            }
-            Err((err, _)) => {
-                tracing::warn!(topic = %self.status_topic, %key, error = %err, "a status was not stored")
-            }
-        }
+        self.send_status(key, value);
+    }
+
+    fn put_topic(&self, topic: ActiveTopic, status: Option<TopicStatus>) {
+        let key = topic.key();
+        let value = status.as_ref().map(TopicStatus::encode);
+        self.shared.update(|view| view.apply_topic(topic, status));
+        self.send_status(key, value);
     }
 }

@@ -7,6 +7,7 @@
 //! record wakes the controller, which compares the view with the tasks it runs.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -15,7 +16,7 @@ use crate::config::ConfigMap;
 use crate::herder::{ConnectorTaskId, TargetState};
 use crate::{ConnectorType, Plugins};
 
-use super::records::{ConfigRecord, StatusRecord, Subject};
+use super::records::{ActiveTopic, ConfigRecord, StatusRecord, Subject, TopicStatus};
 use super::slots::{plan_slots, SlotPlan};
 
 /// A connector's stored config and what follows from it.
@@ -46,6 +47,10 @@ pub(crate) struct View {
     statuses: BTreeMap<Subject, StatusRecord>,
     /// Restart counters: a change restarts the subject wherever it runs.
     restarts: BTreeMap<Subject, u64>,
+    /// Active topics (KIP-558) by connector, then topic.
+    topics: BTreeMap<String, BTreeMap<String, TopicStatus>>,
+    /// Counts removed active topics, so tasks report the topics they use again.
+    topics_epoch: u64,
     highest_generation: u64,
     next_version: u64,
 }
@@ -58,6 +63,8 @@ impl View {
             target_states: BTreeMap::new(),
             statuses: BTreeMap::new(),
             restarts: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            topics_epoch: 0,
             highest_generation: 0,
             next_version: 1,
         }
@@ -116,6 +123,46 @@ impl View {
                 self.statuses.remove(&subject);
             }
         }
+    }
+
+    /// Applies an active-topic record; `None` removes it (reset).
+    pub(crate) fn apply_topic(&mut self, topic: ActiveTopic, status: Option<TopicStatus>) {
+        match status {
+            Some(status) => {
+                self.topics
+                    .entry(topic.connector)
+                    .or_default()
+                    .insert(topic.topic, status);
+            }
+            None => {
+                if let Some(topics) = self.topics.get_mut(&topic.connector) {
+                    if topics.remove(&topic.topic).is_some() {
+                        self.topics_epoch += 1;
+                    }
+                    if topics.is_empty() {
+                        self.topics.remove(&topic.connector);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The topics the connector's tasks have used, sorted.
+    pub(crate) fn active_topics(&self, connector: &str) -> Vec<String> {
+        self.topics
+            .get(connector)
+            .map(|topics| topics.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn is_active_topic(&self, connector: &str, topic: &str) -> bool {
+        self.topics
+            .get(connector)
+            .is_some_and(|topics| topics.contains_key(topic))
+    }
+
+    pub(crate) fn topics_epoch(&self) -> u64 {
+        self.topics_epoch
     }
 
     fn connector_type(&self, props: &ConfigMap) -> Option<ConnectorType> {
@@ -211,6 +258,8 @@ pub(crate) struct Shared {
     view: Mutex<View>,
     /// Wakes the controller; a notification sent while it is busy is kept for it.
     pub(crate) changed: Notify,
+    /// The view's active-topics epoch, readable by tasks without the lock.
+    topics_epoch: AtomicU64,
 }
 
 impl Shared {
@@ -218,6 +267,7 @@ impl Shared {
         Shared {
             view: Mutex::new(View::new(plugins)),
             changed: Notify::new(),
+            topics_epoch: AtomicU64::new(0),
         }
     }
 
@@ -228,8 +278,18 @@ impl Shared {
     }
 
     pub(crate) fn update(&self, change: impl FnOnce(&mut View)) {
-        change(&mut self.view());
+        {
+            let mut view = self.view();
+            change(&mut view);
+            self.topics_epoch
+                .store(view.topics_epoch(), Ordering::Relaxed);
+        }
         self.changed.notify_one();
+    }
+
+    /// [`View::topics_epoch`] without taking the lock.
+    pub(crate) fn topics_epoch(&self) -> u64 {
+        self.topics_epoch.load(Ordering::Relaxed)
     }
 }
 
@@ -329,6 +389,33 @@ mod tests {
         view.apply_config(ConfigRecord::Restart("s".into(), request), true);
         assert_eq!(view.restart_epoch(&task), 1);
         assert_eq!(view.restart_epoch(&Subject::Connector("s".into())), 1);
+    }
+
+    #[test]
+    fn active_topics_are_listed_per_connector_and_a_reset_bumps_the_epoch() {
+        let mut view = view();
+        let topic = |topic: &str, connector: &str| ActiveTopic {
+            topic: topic.into(),
+            connector: connector.into(),
+        };
+        let status = |name: &str| TopicStatus {
+            name: name.into(),
+            connector: "s".into(),
+            task: 0,
+            discover_timestamp: 1,
+        };
+        view.apply_topic(topic("b", "s"), Some(status("b")));
+        view.apply_topic(topic("a", "s"), Some(status("a")));
+        view.apply_topic(topic("c", "other"), Some(status("c")));
+        assert_eq!(view.active_topics("s"), ["a", "b"]);
+        assert!(view.is_active_topic("s", "a"));
+        assert!(!view.is_active_topic("s", "c"));
+        assert_eq!(view.topics_epoch(), 0);
+        view.apply_topic(topic("a", "s"), None);
+        view.apply_topic(topic("a", "s"), None);
+        assert_eq!(view.active_topics("s"), ["b"]);
+        assert_eq!(view.topics_epoch(), 1);
+        assert!(view.active_topics("nope").is_empty());
     }
 
     #[test]

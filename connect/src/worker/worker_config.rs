@@ -35,6 +35,8 @@ const TASK_SHUTDOWN_TIMEOUT: &str = "task.shutdown.graceful.timeout.ms";
 const OVERRIDE_POLICY: &str = "connector.client.config.override.policy";
 const EXACTLY_ONCE: &str = "exactly.once.source.support";
 const SESSION_TIMEOUT: &str = "session.timeout.ms";
+const TOPIC_TRACKING: &str = "topic.tracking.enable";
+const TOPIC_TRACKING_RESET: &str = "topic.tracking.allow.reset";
 
 /// Connector keys a worker sets the default of: a connector that does not set them
 /// takes the worker's, as in Kafka Connect.
@@ -90,6 +92,8 @@ pub struct WorkerConfig {
     offset_flush_interval: Duration,
     override_policy: OverridePolicy,
     pub exactly_once_source_support: ExactlyOnceSourceSupport,
+    topic_tracking: bool,
+    topic_tracking_allow_reset: bool,
     /// Keys that were accepted but do nothing, with why; the caller logs them.
     pub warnings: Vec<String>,
 }
@@ -205,6 +209,8 @@ impl WorkerConfig {
                 Some("preparing") => ExactlyOnceSourceSupport::Preparing,
                 _ => ExactlyOnceSourceSupport::Disabled,
             },
+            topic_tracking: parsed.boolean(TOPIC_TRACKING).unwrap_or(true),
+            topic_tracking_allow_reset: parsed.boolean(TOPIC_TRACKING_RESET).unwrap_or(true),
             worker,
             warnings,
         }
@@ -228,6 +234,8 @@ impl WorkerConfig {
         runtime.connector_defaults = self.connector_defaults.clone();
         runtime.offset_flush_interval = self.offset_flush_interval;
         runtime.override_policy = self.override_policy;
+        runtime.topic_tracking = self.topic_tracking;
+        runtime.topic_tracking_allow_reset = self.topic_tracking_allow_reset;
         // `preparing` is the rolling-upgrade step of KIP-618: every worker accepts the
         // setting before any runs transactions, so tasks still run as with `disabled`.
         runtime.transactional_id_prefix = (self.exactly_once_source_support
@@ -422,6 +430,22 @@ fn worker_def() -> ConfigDef {
             )
             .default_value("disabled")
             .validator(Validator::OneOf(&["disabled", "preparing", "enabled"])),
+        )
+        .define(
+            ConfigKey::new(
+                TOPIC_TRACKING,
+                ConfigType::Boolean,
+                "Whether tasks record the topics they use (GET /connectors/{name}/topics).",
+            )
+            .default_value("true"),
+        )
+        .define(
+            ConfigKey::new(
+                TOPIC_TRACKING_RESET,
+                ConfigType::Boolean,
+                "Whether PUT /connectors/{name}/topics/reset may clear a connector's topics.",
+            )
+            .default_value("true"),
         )
 }
 
