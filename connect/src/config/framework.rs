@@ -14,7 +14,9 @@ use super::env::resolve_env;
 use super::keys::*;
 use super::validate::mask_with;
 use super::{ConfigIssue, ConfigMap, ParsedConfig};
-use crate::converter::{converter_from_config, Converter};
+use crate::converter::{
+    converter_from_config, header_converter_from_config, Converter, SimpleHeaderConverter,
+};
 use crate::transforms::TransformChain;
 use crate::{ConnectorPlugin, ConnectorType, ExactlyOnceSupport, Plugins};
 
@@ -144,7 +146,17 @@ impl ConnectorConfig {
                 None
             }
         });
-        let transforms = checked.take(TransformChain::from_config(&resolved));
+        // Parsed once here: the chain's own parsing of it would report its issues twice.
+        let header_converter = checked
+            .take(header_converter_from_config(
+                &resolved,
+                DEFAULT_HEADER_CONVERTER,
+            ))
+            .unwrap_or_else(|| Arc::new(SimpleHeaderConverter));
+        let transforms = checked.take(TransformChain::from_config_with(
+            &resolved,
+            header_converter,
+        ));
         let key_converter = checked.take(converter_from_config(
             &resolved,
             KEY_CONVERTER,

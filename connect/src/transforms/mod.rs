@@ -38,14 +38,18 @@ use std::fmt;
 
 use crate::{ConnectError, Record};
 
+mod cast;
 mod chain;
 mod date_format;
+mod drop_headers;
 mod expression;
 mod extract_field;
 mod field;
 mod filter;
+mod header_from;
 mod hoist_field;
 mod insert_field;
+mod insert_header;
 mod mask_field;
 mod predicates;
 mod regex_router;
