@@ -592,6 +592,71 @@ mod tests {
     }
 
     #[test]
+    fn header_converter_reaches_the_transforms_and_its_problems_are_issues() {
+        let base = [
+            ("name", "s"),
+            ("connector.class", "test-sink"),
+            ("topics", "t"),
+            ("redis.uri", "redis://x"),
+            ("transforms", "origin"),
+            ("transforms.origin.type", "InsertHeader"),
+            ("transforms.origin.header", "origin"),
+            ("transforms.origin.value.literal", "weir"),
+        ];
+        let header_of = |config: &ConnectorConfig| {
+            let record = crate::Record::new("t", crate::Data::Null);
+            let out = config.transforms.apply(record).unwrap().unwrap();
+            out.header("origin").unwrap().value.clone().unwrap()
+        };
+        assert_eq!(&header_of(&parse(&base).unwrap())[..], b"weir");
+        let json = [
+            &base[..],
+            &[
+                (
+                    "header.converter",
+                    "org.apache.kafka.connect.json.JsonConverter",
+                ),
+                ("header.converter.schemas.enable", "false"),
+            ],
+        ]
+        .concat();
+        assert_eq!(&header_of(&parse(&json).unwrap())[..], b"\"weir\"");
+
+        let bad = [
+            &base[..],
+            &[
+                ("header.converter", "SimpleHeaderConvertor"),
+                ("transforms.origin.value.literl", "x"),
+            ],
+        ]
+        .concat();
+        assert_eq!(
+            issues(&bad),
+            [
+                "header.converter: Unknown converter 'SimpleHeaderConvertor' (hint: did you mean \
+                 'SimpleHeaderConverter'?)",
+                "transforms.origin.value.literl: Unknown configuration for origin (InsertHeader) \
+                 (hint: did you mean transforms.origin.value.literal?)",
+            ]
+        );
+        let unknown_setting = [
+            &base[..],
+            &[
+                ("header.converter", "simple"),
+                ("header.converter.encoding", "x"),
+            ],
+        ]
+        .concat();
+        assert_eq!(
+            issues(&unknown_setting),
+            [
+                "header.converter.encoding: Unknown configuration 'encoding' for the simple \
+                 converter (hint: the simple converter takes no settings)"
+            ]
+        );
+    }
+
+    #[test]
     fn plugin_checks_and_converter_issues_are_included() {
         let found = issues(&[
             ("name", "src"),

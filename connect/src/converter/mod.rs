@@ -150,7 +150,9 @@ fn configure<T: ?Sized>(
     let name = props.get(prefix).map(|s| s.trim()).unwrap_or(default);
     let Some(kind) = kind(kinds, name) else {
         let mut issue = ConfigIssue::new(prefix, format!("Unknown converter '{name}'"));
-        issue = match closest(name, names(kinds)) {
+        // Simple class names too, so `JsonConvertor` is pointed at `JsonConverter`.
+        let simple = kinds.iter().filter_map(|k| k.class.rsplit('.').next());
+        issue = match closest(name, names(kinds).chain(simple)) {
             Some(near) => issue.with_hint(format!("did you mean '{near}'?")),
             None => {
                 let shorts: Vec<&str> = kinds.iter().map(|k| k.short).collect();
@@ -286,6 +288,66 @@ mod tests {
         .unwrap_err();
         assert_eq!(issues[0].key, "value.converter.schemas.enable");
         assert!(issues[0].message.contains("true or false"), "{issues:?}");
+    }
+
+    #[test]
+    fn header_converters_by_short_and_kafka_class_names() {
+        let write = |name: &str| {
+            let c = header_converter_from_config(
+                &props(&[("header.converter", name)]),
+                "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            )
+            .unwrap_or_else(|issues| panic!("{name}: {issues:?}"));
+            let bytes = c
+                .from_connect_header("t", "h", &Data::Json(serde_json::json!("x")))
+                .unwrap()
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        for name in [
+            "simple",
+            "SimpleHeaderConverter",
+            "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            "string",
+            "org.apache.kafka.connect.storage.StringConverter",
+            "bytes",
+            "ByteArrayConverter",
+        ] {
+            assert_eq!(write(name), "x", "{name}");
+        }
+        for name in ["json", "org.apache.kafka.connect.json.JsonConverter"] {
+            assert_eq!(write(name), "\"x\"", "{name}");
+        }
+        let c = header_converter_from_config(&props(&[]), "simple").unwrap();
+        assert_eq!(format!("{c:?}"), "SimpleHeaderConverter");
+        assert!(header_converter_names().any(|n| n == "simple"));
+        assert!(!converter_names().any(|n| n == "simple"));
+    }
+
+    #[test]
+    fn header_converter_problems_name_the_header_keys() {
+        let issues =
+            header_converter_from_config(&props(&[("header.converter", "avro")]), "simple")
+                .unwrap_err();
+        assert_eq!(issues[0].key, "header.converter");
+        assert_eq!(issues[0].message, "Unknown converter 'avro'");
+        assert_eq!(
+            issues[0].hint.as_deref(),
+            Some("use simple, json, string or bytes")
+        );
+        let issues = header_converter_from_config(
+            &props(&[
+                ("header.converter", "json"),
+                ("header.converter.schemas.enabled", "true"),
+            ]),
+            "simple",
+        )
+        .unwrap_err();
+        assert_eq!(issues[0].key, "header.converter.schemas.enabled");
+        assert_eq!(
+            issues[0].hint.as_deref(),
+            Some("did you mean 'header.converter.schemas.enable'?")
+        );
     }
 
     #[test]

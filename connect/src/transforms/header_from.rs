@@ -4,7 +4,7 @@
 //!
 //! The n-th field goes to the n-th header, its value written as header bytes by the
 //! connector's `header.converter`. Headers are added, never replaced, since Kafka allows
-//! repeated keys (and a predicate such as `HasHeaderKey` reads the last one). A field
+//! repeated keys (and readers take the last one, as `Record::header` does). A field
 //! the object lacks gives a header with a null value, as in Kafka. Tombstones and null
 //! keys pass unchanged, as with Weir's other field transforms (Kafka's fails them).
 //! Schemaless data has no defaults, so `replace.null.with.default` changes nothing.
