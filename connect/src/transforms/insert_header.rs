@@ -81,7 +81,7 @@ mod tests {
     use super::super::field::test_support::json_record;
     use super::super::registry::{transform, try_transform, try_transform_with};
     use super::*;
-    use crate::converter::{JsonConverter, SimpleHeaderConverter};
+    use crate::converter::JsonConverter;
 
     fn header_text(t: &dyn Transform, record: Record) -> Vec<(String, Option<String>)> {
         t.apply(record)
@@ -173,6 +173,5 @@ mod tests {
         let issues =
             try_transform("InsertHeader", &[("header", ""), ("value.literal", "x")]).unwrap_err();
         assert_eq!(issues[0].key, "transforms.t.header");
-        let _ = SimpleHeaderConverter;
     }
 }
