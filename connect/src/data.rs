@@ -90,6 +90,9 @@ pub struct Record {
     pub headers: Vec<Header>,
     /// Milliseconds since the epoch; `None` lets the producer stamp it.
     pub timestamp: Option<i64>,
+    /// The record's Kafka offset: set on records read from the log for a sink, `None`
+    /// on a source's records, which get theirs only when the log appends them.
+    pub offset: Option<i64>,
 }
 
 impl Record {
@@ -102,6 +105,7 @@ impl Record {
             value,
             headers: Vec::new(),
             timestamp: None,
+            offset: None,
         }
     }
 

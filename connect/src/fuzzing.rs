@@ -2,6 +2,7 @@
 //! corpus replay test (`connect/tests/fuzz_corpus.rs`). Not part of the API.
 
 use crate::config::parse_properties;
+use crate::converter::{HeaderConverter, SimpleHeaderConverter};
 use crate::worker::WorkerConfig;
 
 /// A worker properties file: any text reads without a panic, line numbers of errors
@@ -19,5 +20,47 @@ pub fn worker_properties(data: &[u8]) {
             let _ = WorkerConfig::parse(&props);
         }
         Err(err) => assert!(err.line >= 1 && err.line <= text.lines().count()),
+    }
+}
+
+/// A header value read by the default header converter: any bytes read without a
+/// panic or an error, and the value read, written again and read back, is the same
+/// value (so a header copied through a transform keeps its meaning).
+pub fn header_value(data: &[u8]) {
+    let converter = SimpleHeaderConverter;
+    let value = converter
+        .to_connect_header("t", "h", Some(data))
+        .expect("the simple header converter reads any bytes");
+    let written = converter
+        .from_connect_header("t", "h", &value)
+        .expect("the simple header converter writes any value it reads");
+    let again = converter
+        .to_connect_header("t", "h", written.as_deref())
+        .expect("the simple header converter reads any bytes");
+    assert_eq!(again, value, "{:?}", String::from_utf8_lossy(data));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_values_read_back_as_they_were_read() {
+        for text in [
+            "",
+            " ",
+            "null",
+            " NULL ",
+            "-0",
+            "-0.0",
+            "1e308",
+            "1e309",
+            "18446744073709551616",
+            " 42 ",
+            "[1, 2.50, {\"a\": null}]",
+            "{\"n\": 1e400}",
+            "\u{fffd}",
+        ] {
+            super::header_value(text.as_bytes());
+        }
+        super::header_value(b"\xff\xfe");
     }
 }

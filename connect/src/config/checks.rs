@@ -120,6 +120,7 @@ pub(super) fn unknown_keys(plugin: &dyn ConnectorPlugin, props: &ConfigMap, chec
     let prefixes = [
         format!("{KEY_CONVERTER}."),
         format!("{VALUE_CONVERTER}."),
+        format!("{HEADER_CONVERTER}."),
         PRODUCER_OVERRIDE.to_string(),
         CONSUMER_OVERRIDE.to_string(),
     ];

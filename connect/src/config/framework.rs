@@ -14,7 +14,9 @@ use super::env::resolve_env;
 use super::keys::*;
 use super::validate::mask_with;
 use super::{ConfigIssue, ConfigMap, ParsedConfig};
-use crate::converter::{converter_from_config, Converter};
+use crate::converter::{
+    converter_from_config, header_converter_from_config, Converter, SimpleHeaderConverter,
+};
 use crate::transforms::TransformChain;
 use crate::{ConnectorPlugin, ConnectorType, ExactlyOnceSupport, Plugins};
 
@@ -144,7 +146,17 @@ impl ConnectorConfig {
                 None
             }
         });
-        let transforms = checked.take(TransformChain::from_config(&resolved));
+        // Parsed once here: the chain's own parsing of it would report its issues twice.
+        let header_converter = checked
+            .take(header_converter_from_config(
+                &resolved,
+                DEFAULT_HEADER_CONVERTER,
+            ))
+            .unwrap_or_else(|| Arc::new(SimpleHeaderConverter));
+        let transforms = checked.take(TransformChain::from_config_with(
+            &resolved,
+            header_converter,
+        ));
         let key_converter = checked.take(converter_from_config(
             &resolved,
             KEY_CONVERTER,
@@ -575,6 +587,71 @@ mod tests {
                 "connector.class: Missing required configuration \"connector.class\" which has no \
               default value. (hint: set connector.class: The connector plugin: its class, \
               simple class name or alias.)"
+            ]
+        );
+    }
+
+    #[test]
+    fn header_converter_reaches_the_transforms_and_its_problems_are_issues() {
+        let base = [
+            ("name", "s"),
+            ("connector.class", "test-sink"),
+            ("topics", "t"),
+            ("redis.uri", "redis://x"),
+            ("transforms", "origin"),
+            ("transforms.origin.type", "InsertHeader"),
+            ("transforms.origin.header", "origin"),
+            ("transforms.origin.value.literal", "weir"),
+        ];
+        let header_of = |config: &ConnectorConfig| {
+            let record = crate::Record::new("t", crate::Data::Null);
+            let out = config.transforms.apply(record).unwrap().unwrap();
+            out.header("origin").unwrap().value.clone().unwrap()
+        };
+        assert_eq!(&header_of(&parse(&base).unwrap())[..], b"weir");
+        let json = [
+            &base[..],
+            &[
+                (
+                    "header.converter",
+                    "org.apache.kafka.connect.json.JsonConverter",
+                ),
+                ("header.converter.schemas.enable", "false"),
+            ],
+        ]
+        .concat();
+        assert_eq!(&header_of(&parse(&json).unwrap())[..], b"\"weir\"");
+
+        let bad = [
+            &base[..],
+            &[
+                ("header.converter", "SimpleHeaderConvertor"),
+                ("transforms.origin.value.literl", "x"),
+            ],
+        ]
+        .concat();
+        assert_eq!(
+            issues(&bad),
+            [
+                "header.converter: Unknown converter 'SimpleHeaderConvertor' (hint: did you mean \
+                 'SimpleHeaderConverter'?)",
+                "transforms.origin.value.literl: Unknown configuration for origin (InsertHeader) \
+                 (hint: did you mean transforms.origin.value.literal?)",
+            ]
+        );
+        let unknown_setting = [
+            &base[..],
+            &[
+                ("header.converter", "simple"),
+                ("header.converter.encoding", "x"),
+            ],
+        ]
+        .concat();
+        assert_eq!(
+            issues(&unknown_setting),
+            [
+                "header.converter.encoding: Unknown configuration 'encoding' for the simple \
+                 converter (hint: the simple converter takes no settings)"
             ]
         );
     }

@@ -11,6 +11,7 @@ pub(crate) const TOPICS: &str = "topics";
 pub(crate) const TOPICS_REGEX: &str = "topics.regex";
 pub(crate) const KEY_CONVERTER: &str = "key.converter";
 pub(crate) const VALUE_CONVERTER: &str = "value.converter";
+pub(crate) const HEADER_CONVERTER: &str = "header.converter";
 pub(crate) const TRANSFORMS: &str = "transforms";
 pub(crate) const PREDICATES: &str = "predicates";
 pub(crate) const ERRORS_TOLERANCE: &str = "errors.tolerance";
@@ -35,6 +36,9 @@ pub(crate) const CONSUMER_OVERRIDE: &str = "consumer.override.";
 /// defaults both to `JsonConverter`.)
 pub(crate) const DEFAULT_KEY_CONVERTER: &str = "string";
 pub(crate) const DEFAULT_VALUE_CONVERTER: &str = "json";
+/// Kafka's default, by its class name as Kafka documents it.
+pub(crate) const DEFAULT_HEADER_CONVERTER: &str =
+    "org.apache.kafka.connect.storage.SimpleHeaderConverter";
 
 pub const GROUP_COMMON: &str = "Common";
 pub const GROUP_TRANSFORMS: &str = "Transforms";
@@ -115,6 +119,15 @@ pub fn framework_def(connector_type: Option<ConnectorType>) -> ConfigDef {
                 "Converter of record values: json, string or bytes (or Kafka's class name).",
             )
             .default_value(DEFAULT_VALUE_CONVERTER),
+        ))
+        .define(common(
+            ConfigKey::new(
+                HEADER_CONVERTER,
+                ConfigType::Class,
+                "Converter of the header values transforms write (HeaderFrom, InsertHeader): \
+                 simple, json, string or bytes (or Kafka's class name).",
+            )
+            .default_value(DEFAULT_HEADER_CONVERTER),
         ))
         .define(common(
             ConfigKey::new(

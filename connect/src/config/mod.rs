@@ -25,6 +25,7 @@ pub use def::{
 pub use env::{resolve_env, resolve_env_with};
 pub use framework::{ConnectorConfig, ErrorPolicy, Tolerance, TransactionBoundary};
 pub use keys::{connector_def, framework_def, GROUP_COMMON, GROUP_ERRORS, GROUP_TRANSFORMS};
+pub(crate) use keys::{DEFAULT_HEADER_CONVERTER, HEADER_CONVERTER};
 pub use properties::{parse_properties, PropertiesError};
 pub use validate::{
     add_issues, config_key_infos, mask_secrets, validate_config, with_plugin_from_path,

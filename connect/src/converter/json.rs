@@ -108,8 +108,9 @@ fn unwrap_envelope(topic: &str, value: Value) -> Result<Value, ConnectError> {
     }
 }
 
-/// Standard base64 with padding, as Jackson writes `byte[]`.
-fn base64(bytes: &[u8]) -> String {
+/// Standard base64 with padding, as Jackson writes `byte[]` (and Kafka's `Cast` and
+/// `Values` render bytes as text).
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

@@ -4,9 +4,14 @@
 //! `value.converter`), by Weir's short name or by Kafka Connect's class name, and
 //! configures it with sub-keys (`value.converter.schemas.enable`). The same names work
 //! in YAML pipelines and through the REST API, so a Kafka Connect config carries over.
+//!
+//! Header values have their own converter (`header.converter`, a [`HeaderConverter`]),
+//! used by the transforms that write headers from data (`HeaderFrom`, `InsertHeader`).
 
 mod byte_array;
+mod header;
 mod json;
+mod simple_header;
 mod string;
 
 use std::fmt;
@@ -14,11 +19,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::config::{closest, ConfigDef, ConfigIssue, ConfigMap, ParsedConfig};
+use crate::config::{closest, ConfigDef, ConfigIssue, ConfigMap, ParsedConfig, HEADER_CONVERTER};
 use crate::{ConnectError, Data};
 
 pub use self::byte_array::ByteArrayConverter;
+pub use self::header::HeaderConverter;
+pub(crate) use self::json::base64;
 pub use self::json::JsonConverter;
+pub use self::simple_header::{parse_string, SimpleHeaderConverter};
 pub use self::string::StringConverter;
 
 /// Turns keys or values into bytes for the log and back.
@@ -30,15 +38,16 @@ pub trait Converter: Send + Sync + fmt::Debug {
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Data, ConnectError>;
 }
 
-/// One converter Weir offers: its names and how to make it from its sub-keys.
-struct Kind {
+/// One converter Weir offers: its names and how to make it from its sub-keys. `T` is
+/// `dyn Converter` for keys and values, `dyn HeaderConverter` for headers.
+struct Kind<T: ?Sized> {
     short: &'static str,
     class: &'static str,
     def: fn() -> ConfigDef,
-    make: fn(&ParsedConfig) -> Arc<dyn Converter>,
+    make: fn(&ParsedConfig) -> Arc<T>,
 }
 
-const KINDS: &[Kind] = &[
+const KINDS: &[Kind<dyn Converter>] = &[
     Kind {
         short: "json",
         class: "org.apache.kafka.connect.json.JsonConverter",
@@ -59,18 +68,56 @@ const KINDS: &[Kind] = &[
     },
 ];
 
-fn kind(name: &str) -> Option<&'static Kind> {
-    KINDS
+/// Kafka's header converters: its `SimpleHeaderConverter` and the three converters
+/// that are header converters too.
+const HEADER_KINDS: &[Kind<dyn HeaderConverter>] = &[
+    Kind {
+        short: "simple",
+        class: "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        def: SimpleHeaderConverter::config_def,
+        make: |_| Arc::new(SimpleHeaderConverter),
+    },
+    Kind {
+        short: "json",
+        class: "org.apache.kafka.connect.json.JsonConverter",
+        def: JsonConverter::config_def,
+        make: |c| Arc::new(JsonConverter::from_config(c)),
+    },
+    Kind {
+        short: "string",
+        class: "org.apache.kafka.connect.storage.StringConverter",
+        def: StringConverter::config_def,
+        make: |_| Arc::new(StringConverter),
+    },
+    Kind {
+        short: "bytes",
+        class: "org.apache.kafka.connect.converters.ByteArrayConverter",
+        def: ByteArrayConverter::config_def,
+        make: |_| Arc::new(ByteArrayConverter),
+    },
+];
+
+fn kind<T: ?Sized>(kinds: &'static [Kind<T>], name: &str) -> Option<&'static Kind<T>> {
+    kinds
         .iter()
         .find(|k| k.short == name || k.class == name || k.class.rsplit('.').next() == Some(name))
 }
 
-/// Every name accepted for a converter, short names first.
-pub fn converter_names() -> impl Iterator<Item = &'static str> {
-    KINDS
+fn names<T: ?Sized>(kinds: &'static [Kind<T>]) -> impl Iterator<Item = &'static str> {
+    kinds
         .iter()
         .map(|k| k.short)
-        .chain(KINDS.iter().map(|k| k.class))
+        .chain(kinds.iter().map(|k| k.class))
+}
+
+/// Every name accepted for a converter, short names first.
+pub fn converter_names() -> impl Iterator<Item = &'static str> {
+    names(KINDS)
+}
+
+/// Every name accepted for a header converter, short names first.
+pub fn header_converter_names() -> impl Iterator<Item = &'static str> {
+    names(HEADER_KINDS)
 }
 
 /// The converter named by `props[prefix]` (or `default` when unset), configured with
@@ -81,12 +128,37 @@ pub fn converter_from_config(
     prefix: &str,
     default: &str,
 ) -> Result<Arc<dyn Converter>, Vec<ConfigIssue>> {
+    configure(KINDS, props, prefix, default)
+}
+
+/// The header converter named by `props["header.converter"]` (or `default` when
+/// unset), configured with the `header.converter.*` sub-keys, as
+/// [`converter_from_config`] does for keys and values.
+pub fn header_converter_from_config(
+    props: &ConfigMap,
+    default: &str,
+) -> Result<Arc<dyn HeaderConverter>, Vec<ConfigIssue>> {
+    configure(HEADER_KINDS, props, HEADER_CONVERTER, default)
+}
+
+fn configure<T: ?Sized>(
+    kinds: &'static [Kind<T>],
+    props: &ConfigMap,
+    prefix: &str,
+    default: &str,
+) -> Result<Arc<T>, Vec<ConfigIssue>> {
     let name = props.get(prefix).map(|s| s.trim()).unwrap_or(default);
-    let Some(kind) = kind(name) else {
+    let Some(kind) = kind(kinds, name) else {
         let mut issue = ConfigIssue::new(prefix, format!("Unknown converter '{name}'"));
-        issue = match closest(name, converter_names()) {
+        // Simple class names too, so `JsonConvertor` is pointed at `JsonConverter`.
+        let simple = kinds.iter().filter_map(|k| k.class.rsplit('.').next());
+        issue = match closest(name, names(kinds).chain(simple)) {
             Some(near) => issue.with_hint(format!("did you mean '{near}'?")),
-            None => issue.with_hint("use json, string or bytes"),
+            None => {
+                let shorts: Vec<&str> = kinds.iter().map(|k| k.short).collect();
+                let (last, rest) = shorts.split_last().expect("a converter table is not empty");
+                issue.with_hint(format!("use {} or {last}", rest.join(", ")))
+            }
         };
         return Err(vec![issue]);
     };
@@ -216,6 +288,66 @@ mod tests {
         .unwrap_err();
         assert_eq!(issues[0].key, "value.converter.schemas.enable");
         assert!(issues[0].message.contains("true or false"), "{issues:?}");
+    }
+
+    #[test]
+    fn header_converters_by_short_and_kafka_class_names() {
+        let write = |name: &str| {
+            let c = header_converter_from_config(
+                &props(&[("header.converter", name)]),
+                "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            )
+            .unwrap_or_else(|issues| panic!("{name}: {issues:?}"));
+            let bytes = c
+                .from_connect_header("t", "h", &Data::Json(serde_json::json!("x")))
+                .unwrap()
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        for name in [
+            "simple",
+            "SimpleHeaderConverter",
+            "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            "string",
+            "org.apache.kafka.connect.storage.StringConverter",
+            "bytes",
+            "ByteArrayConverter",
+        ] {
+            assert_eq!(write(name), "x", "{name}");
+        }
+        for name in ["json", "org.apache.kafka.connect.json.JsonConverter"] {
+            assert_eq!(write(name), "\"x\"", "{name}");
+        }
+        let c = header_converter_from_config(&props(&[]), "simple").unwrap();
+        assert_eq!(format!("{c:?}"), "SimpleHeaderConverter");
+        assert!(header_converter_names().any(|n| n == "simple"));
+        assert!(!converter_names().any(|n| n == "simple"));
+    }
+
+    #[test]
+    fn header_converter_problems_name_the_header_keys() {
+        let issues =
+            header_converter_from_config(&props(&[("header.converter", "avro")]), "simple")
+                .unwrap_err();
+        assert_eq!(issues[0].key, "header.converter");
+        assert_eq!(issues[0].message, "Unknown converter 'avro'");
+        assert_eq!(
+            issues[0].hint.as_deref(),
+            Some("use simple, json, string or bytes")
+        );
+        let issues = header_converter_from_config(
+            &props(&[
+                ("header.converter", "json"),
+                ("header.converter.schemas.enabled", "true"),
+            ]),
+            "simple",
+        )
+        .unwrap_err();
+        assert_eq!(issues[0].key, "header.converter.schemas.enabled");
+        assert_eq!(
+            issues[0].hint.as_deref(),
+            Some("did you mean 'header.converter.schemas.enable'?")
+        );
     }
 
     #[test]

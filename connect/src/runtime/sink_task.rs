@@ -304,6 +304,7 @@ impl SinkTaskRun<'_> {
                 value,
                 headers: headers.clone(),
                 timestamp: message.timestamp().to_millis(),
+                offset: Some(message.offset()),
             };
             match self.config.transforms.apply(record) {
                 Ok(Some(record)) => records.push(SinkRecord {

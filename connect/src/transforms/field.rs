@@ -23,6 +23,13 @@ impl Side {
         }
     }
 
+    pub(super) fn of(self, record: &Record) -> &Data {
+        match self {
+            Side::Key => &record.key,
+            Side::Value => &record.value,
+        }
+    }
+
     pub(super) fn of_mut(self, record: &mut Record) -> &mut Data {
         match self {
             Side::Key => &mut record.key,

@@ -1,11 +1,11 @@
 //! `InsertField$Key` / `InsertField$Value`: adds the record's topic, partition,
-//! timestamp or a fixed value as fields of the key or value object.
+//! offset, timestamp or a fixed value as fields of the key or value object.
 //!
 //! Field names may end in `!` (required) or `?` (optional), as in Kafka; the suffix
-//! only matters for Kafka's schemas, so it is accepted and dropped. A record's Kafka
-//! offset is not known to transforms here (sources have none yet, and sinks apply
-//! transforms to the record without its coordinates), so `offset.field` is accepted for
-//! compatibility and inserts nothing; a warning says so when the transform is built.
+//! only matters for Kafka's schemas, so it is accepted and dropped. `offset.field` is for
+//! sink connectors, as in Kafka: a source's record has no offset until the log appends
+//! it, so on a source every record fails with an error saying so. (The transform cannot
+//! know at configuration time which kind of connector it serves.)
 
 use serde_json::Value;
 
@@ -30,7 +30,7 @@ pub(super) fn config_def() -> ConfigDef {
         .define(field("partition.field", "the record's partition"))
         .define(field(
             "offset.field",
-            "the record's offset (not known to transforms in Weir: inserts nothing)",
+            "the record's Kafka offset (sink connectors only)",
         ))
         .define(field(
             "timestamp.field",
@@ -56,6 +56,7 @@ struct InsertField {
     side: Side,
     topic: Option<String>,
     partition: Option<String>,
+    offset: Option<String>,
     timestamp: Option<String>,
     fixed: Option<(String, Value)>,
 }
@@ -72,12 +73,6 @@ pub(super) fn build(
             .filter(|spec| !spec.is_empty())
             .map(str::to_string)
     };
-    if field("offset.field").is_some() {
-        tracing::warn!(
-            "{label}: {} is ignored: transforms do not see record offsets",
-            settings.key("offset.field")
-        );
-    }
     let static_value = settings.string("static.value");
     let fixed = match (field("static.field"), static_value) {
         (Some(name), value) => Some((name, value.map_or(Value::Null, Value::from))),
@@ -99,6 +94,7 @@ pub(super) fn build(
         side,
         topic: field("topic.field"),
         partition: field("partition.field"),
+        offset: field("offset.field"),
         timestamp: field("timestamp.field"),
         fixed,
     }))
@@ -106,6 +102,12 @@ pub(super) fn build(
 
 impl Transform for InsertField {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, ConnectError> {
+        if self.offset.is_some() && record.offset.is_none() && !self.side.of(&record).is_null() {
+            return Err(self.label.error(
+                "offset.field needs the record's Kafka offset, which only a sink \
+                 connector's records have; a source's records get theirs when written",
+            ));
+        }
         let Some(mut object) = take_object(&self.label, self.side, &mut record)? else {
             return Ok(Some(record));
         };
@@ -117,6 +119,9 @@ impl Transform for InsertField {
                 name.clone(),
                 record.partition.map_or(Value::Null, Value::from),
             );
+        }
+        if let (Some(name), Some(offset)) = (&self.offset, record.offset) {
+            object.insert(name.clone(), Value::from(offset));
         }
         if let Some(name) = &self.timestamp {
             object.insert(
@@ -188,6 +193,36 @@ mod tests {
             err.to_string(),
             "t (InsertField$Value): needs a JSON object value, got array; set value.converter=json"
         );
+    }
+
+    #[test]
+    fn offset_field_inserts_a_sink_records_offset() {
+        let t = transform("InsertField$Value", &[("offset.field", "offset!")]);
+        let mut record = json_record("orders", json!({"id": 1}));
+        record.offset = Some(42);
+        let out = t.apply(record).unwrap().unwrap();
+        assert_eq!(out.value, Data::Json(json!({"id": 1, "offset": 42})));
+        let mut record = json_record("orders", json!({}));
+        record.offset = Some(i64::MAX);
+        let out = t.apply(record).unwrap().unwrap();
+        assert_eq!(out.value, Data::Json(json!({"offset": i64::MAX})));
+    }
+
+    #[test]
+    fn offset_field_fails_a_source_record_but_passes_its_tombstone() {
+        let t = transform("InsertField$Key", &[("offset.field", "o")]);
+        let mut record = json_record("orders", json!({"id": 1}));
+        record.key = Data::Json(json!({"id": 1}));
+        let err = t.apply(record.clone()).unwrap_err();
+        assert_eq!(err.domain(), crate::ErrorDomain::User);
+        assert_eq!(
+            err.to_string(),
+            "t (InsertField$Key): offset.field needs the record's Kafka offset, which only a \
+             sink connector's records have; a source's records get theirs when written"
+        );
+        // A null key has no field to insert into, with or without an offset.
+        record.key = Data::Null;
+        assert_eq!(t.apply(record.clone()).unwrap(), Some(record));
     }
 
     #[test]

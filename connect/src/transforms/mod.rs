@@ -6,7 +6,9 @@
 //! `InsertField$Value`) and the same per-type keys; [`TransformChain`] parses them and
 //! applies the transforms in order. Keys and values are schemaless here, so field
 //! transforms need `Data::Json` objects (`value.converter=json`) and pass tombstones
-//! through unchanged.
+//! through unchanged. Transforms that write headers from data (`HeaderFrom`,
+//! `InsertHeader`) encode them with the connector's `header.converter`, given to
+//! [`TransformChain::from_config_with`] or read by [`TransformChain::from_config`].
 //!
 //! ```
 //! use weir_connect::config::ConfigMap;
@@ -38,14 +40,18 @@ use std::fmt;
 
 use crate::{ConnectError, Record};
 
+mod cast;
 mod chain;
 mod date_format;
+mod drop_headers;
 mod expression;
 mod extract_field;
 mod field;
 mod filter;
+mod header_from;
 mod hoist_field;
 mod insert_field;
+mod insert_header;
 mod mask_field;
 mod predicates;
 mod regex_router;

@@ -9,21 +9,35 @@
 use std::sync::Arc;
 
 use crate::config::{closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ParsedConfig};
+use crate::converter::{HeaderConverter, SimpleHeaderConverter};
 
 use super::field::{Label, Side};
 use super::{
-    expression, extract_field, filter, hoist_field, insert_field, mask_field, predicates,
-    regex_router, replace_field, timestamp_router, value_to_key, Predicate, Transform,
+    cast, drop_headers, expression, extract_field, filter, header_from, hoist_field, insert_field,
+    insert_header, mask_field, predicates, regex_router, replace_field, timestamp_router,
+    value_to_key, Predicate, Transform,
 };
 
-/// One alias's parsed keys, read by their relative names.
+/// One alias's parsed keys, read by their relative names, and the connector's header
+/// converter for the transforms that write headers.
 #[derive(Debug)]
 pub(super) struct Settings {
     prefix: String,
     parsed: ParsedConfig,
+    header_converter: Arc<dyn HeaderConverter>,
 }
 
 impl Settings {
+    pub(super) fn with_header_converter(mut self, converter: Arc<dyn HeaderConverter>) -> Self {
+        self.header_converter = converter;
+        self
+    }
+
+    /// The connector's `header.converter`.
+    pub(super) fn header_converter(&self) -> Arc<dyn HeaderConverter> {
+        Arc::clone(&self.header_converter)
+    }
+
     /// The full key of `name`, e.g. `transforms.addHost.static.field`.
     pub(super) fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
@@ -98,12 +112,26 @@ macro_rules! sided {
     };
 }
 
-static TRANSFORMS: [[TransformType; 2]; 6] = [
+static TRANSFORMS: [[TransformType; 2]; 9] = [
     sided!("InsertField", insert_field),
     sided!("ReplaceField", replace_field),
     sided!("MaskField", mask_field),
     sided!("ExtractField", extract_field),
     sided!("HoistField", hoist_field),
+    sided!("Cast", cast),
+    sided!("HeaderFrom", header_from),
+    [
+        TransformType {
+            name: "org.apache.kafka.connect.transforms.InsertHeader",
+            config_def: insert_header::config_def,
+            build: insert_header::build,
+        },
+        TransformType {
+            name: "org.apache.kafka.connect.transforms.DropHeaders",
+            config_def: drop_headers::config_def,
+            build: drop_headers::build,
+        },
+    ],
     [
         TransformType {
             name: "org.apache.kafka.connect.transforms.ValueToKey",
@@ -255,6 +283,7 @@ pub(super) fn settings(
         Ok(parsed) if issues.is_empty() => Ok(Settings {
             prefix: prefix.to_string(),
             parsed,
+            header_converter: Arc::new(SimpleHeaderConverter),
         }),
         Ok(_) => Err(issues),
         Err(more) => {
@@ -275,13 +304,24 @@ pub(super) fn try_transform(
     name: &str,
     pairs: &[(&str, &str)],
 ) -> Result<Box<dyn Transform>, Vec<ConfigIssue>> {
+    try_transform_with(name, pairs, Arc::new(SimpleHeaderConverter))
+}
+
+/// As [`try_transform`], with the connector's header converter.
+#[cfg(test)]
+pub(super) fn try_transform_with(
+    name: &str,
+    pairs: &[(&str, &str)],
+    header_converter: Arc<dyn HeaderConverter>,
+) -> Result<Box<dyn Transform>, Vec<ConfigIssue>> {
     let ty = find_transform(name).unwrap_or_else(|| panic!("no transform {name}"));
     let props: ConfigMap = pairs
         .iter()
         .map(|(k, v)| (format!("transforms.t.{k}"), v.to_string()))
         .collect();
     let keys: Vec<&String> = props.keys().collect();
-    let settings = settings(&(ty.config_def)(), "transforms.t.", &keys, &props, &[], "t")?;
+    let settings = settings(&(ty.config_def)(), "transforms.t.", &keys, &props, &[], "t")?
+        .with_header_converter(header_converter);
     (ty.build)(Label::new("t", short_name(ty.name)), &settings)
 }
 

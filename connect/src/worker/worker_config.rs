@@ -40,7 +40,8 @@ const TOPIC_TRACKING_RESET: &str = "topic.tracking.allow.reset";
 
 /// Connector keys a worker sets the default of: a connector that does not set them
 /// takes the worker's, as in Kafka Connect.
-const CONNECTOR_DEFAULT_PREFIXES: &[&str] = &["key.converter", "value.converter"];
+const CONNECTOR_DEFAULT_PREFIXES: &[&str] =
+    &["key.converter", "value.converter", "header.converter"];
 
 /// Worker-level client settings every Kafka client of the worker takes, as Kafka
 /// Connect passes them to its internal clients.
@@ -251,7 +252,8 @@ fn passed_through(key: &str) -> bool {
         || is_converter_key(key)
 }
 
-/// `key.converter`, `value.converter` or a setting of one (`key.converter.*`).
+/// `key.converter`, `value.converter`, `header.converter` or a setting of one
+/// (`key.converter.*`).
 fn is_converter_key(key: &str) -> bool {
     CONNECTOR_DEFAULT_PREFIXES.iter().any(|p| {
         key.strip_prefix(p)
@@ -512,6 +514,7 @@ mod tests {
             ("value.converter", "string"),
             ("key.converter", "json"),
             ("key.converter.schemas.enable", "false"),
+            ("header.converter", "json"),
             ("offset.flush.interval.ms", "250"),
             ("connector.client.config.override.policy", "None"),
             ("listeners", "http://:18083"),
@@ -540,6 +543,7 @@ mod tests {
         let merged = runtime.with_connector_defaults(&config_map(&[("topic", "t")]));
         assert_eq!(merged["value.converter"], "string");
         assert_eq!(merged["key.converter.schemas.enable"], "false");
+        assert_eq!(merged["header.converter"], "json");
         let merged = runtime.with_connector_defaults(&config_map(&[("key.converter", "string")]));
         assert_eq!(merged["key.converter"], "string");
         assert!(!merged.contains_key("key.converter.schemas.enable"));

@@ -216,7 +216,7 @@ impl Flat {
         self.insert(kind.to_string(), names.join(","), key_line);
     }
 
-    /// `converters: {key: string, value: {type: json, schemas.enable: true}}`.
+    /// `converters: {key: string, value: {type: json, schemas.enable: true}, header: simple}`.
     pub(super) fn converters(&mut self, node: &Node) {
         let Value::Map(entries) = &node.value else {
             self.problem(
@@ -231,10 +231,10 @@ impl Flat {
             let Some(which) = self.scalar("converters.<key>", which).map(str::to_string) else {
                 continue;
             };
-            if which != "key" && which != "value" {
-                let hint = match closest(&which, ["key", "value"].into_iter()) {
+            if !["key", "value", "header"].contains(&which.as_str()) {
+                let hint = match closest(&which, ["key", "value", "header"].into_iter()) {
                     Some(near) => format!("did you mean '{near}'?"),
-                    None => "converters takes key and value".into(),
+                    None => "converters takes key, value and header".into(),
                 };
                 self.problem(
                     converter.line,

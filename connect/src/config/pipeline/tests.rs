@@ -120,7 +120,7 @@ fn a_chained_pipeline_feeds_the_sink_from_the_source_topic() {
     let (pipeline, configs) = parse(
         "name: app-logs\n\
          source:\n  connector: test-source\n  topic: app-logs\n  file.paths: /var/log/a.log\n  \
-         converters: {value: string}\n\
+         converters: {value: string, header: {type: json, schemas.enable: false}}\n\
          sink:\n  connector: test-sink\n  redis.uri: redis://127.0.0.1:6379\n\
          transforms:\n  - name: drop\n    type: Filter\n",
     )
@@ -133,6 +133,8 @@ fn a_chained_pipeline_feeds_the_sink_from_the_source_topic() {
     assert_eq!(names, ["app-logs-source", "app-logs-sink"]);
     let (source, sink) = (&pipeline.connectors[0], &pipeline.connectors[1]);
     assert_eq!(source.config["value.converter"], "string");
+    assert_eq!(source.config["header.converter"], "json");
+    assert_eq!(source.config["header.converter.schemas.enable"], "false");
     assert!(!source.config.contains_key("transforms"));
     assert_eq!(sink.config["topics"], "app-logs");
     assert_eq!(sink.config["transforms"], "drop");

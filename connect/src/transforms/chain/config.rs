@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType};
+use crate::config::{
+    closest, ConfigDef, ConfigIssue, ConfigKey, ConfigMap, ConfigType, DEFAULT_HEADER_CONVERTER,
+};
+use crate::converter::{header_converter_from_config, HeaderConverter, SimpleHeaderConverter};
 
 use super::{Stage, TransformChain};
 use crate::transforms::field::Label;
@@ -59,8 +62,29 @@ impl TransformChain {
     /// `predicates.<alias>.<key>`. Keys under `transforms.`/`predicates.` that belong to
     /// no declared alias, unknown types (with a did-you-mean hint listing close names),
     /// and each transform's own bad keys are all returned as issues, each naming the full
-    /// key (e.g. `transforms.addHost.static.feild`). Keys outside those prefixes are ignored.
+    /// key (e.g. `transforms.addHost.static.feild`). The transforms that write headers
+    /// use the `header.converter` of `props` (Kafka's `SimpleHeaderConverter` when
+    /// unset), whose issues are included; other keys outside those prefixes are ignored.
     pub fn from_config(props: &ConfigMap) -> Result<TransformChain, Vec<ConfigIssue>> {
+        match header_converter_from_config(props, DEFAULT_HEADER_CONVERTER) {
+            Ok(converter) => TransformChain::from_config_with(props, converter),
+            Err(mut issues) => {
+                // The transforms' own problems are still worth reporting in the same round.
+                let chain =
+                    TransformChain::from_config_with(props, Arc::new(SimpleHeaderConverter));
+                issues.extend(chain.err().unwrap_or_default());
+                Err(issues)
+            }
+        }
+    }
+
+    /// As [`from_config`](TransformChain::from_config), with a header converter the
+    /// caller has already built (a connector's config parses `header.converter` once,
+    /// with the other converters, and reports its issues there).
+    pub fn from_config_with(
+        props: &ConfigMap,
+        header_converter: Arc<dyn HeaderConverter>,
+    ) -> Result<TransformChain, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
         let transforms = aliases(props, "transforms", &mut issues);
         let predicates = aliases(props, "predicates", &mut issues);
@@ -79,7 +103,8 @@ impl TransformChain {
         let mut stages = Vec::new();
         for alias in &transforms {
             let keys = &transform_keys[alias];
-            match build_stage(alias, keys, props, &predicates, &built_predicates) {
+            let known = (&predicates[..], &built_predicates);
+            match build_stage(alias, keys, props, known, &header_converter) {
                 Ok(stage) => stages.push(stage),
                 Err(more) => issues.extend(more),
             }
@@ -184,12 +209,15 @@ fn build_predicate(
     (ty.build)(&own)
 }
 
+/// The declared predicate aliases, and those of them that built.
+type KnownPredicates<'a> = (&'a [String], &'a BTreeMap<&'a str, Arc<dyn Predicate>>);
+
 fn build_stage(
     alias: &str,
     keys: &[&String],
     props: &ConfigMap,
-    predicates: &[String],
-    built: &BTreeMap<&str, Arc<dyn Predicate>>,
+    (predicates, built): KnownPredicates<'_>,
+    header_converter: &Arc<dyn HeaderConverter>,
 ) -> Result<Stage, Vec<ConfigIssue>> {
     let prefix = format!("transforms.{alias}.");
     let base = settings(&stage_def(), &prefix, &[], props, &[], alias)?;
@@ -236,7 +264,10 @@ fn build_stage(
         &STAGE_KEYS,
         &label.to_string(),
     );
-    let transform = own.and_then(|own| (ty.build)(label, &own));
+    let transform = own.and_then(|own| {
+        let own = own.with_header_converter(Arc::clone(header_converter));
+        (ty.build)(label, &own)
+    });
     match transform {
         Ok(transform) if issues.is_empty() => Ok(Stage {
             alias: alias.to_string(),

@@ -184,6 +184,42 @@ mod tests {
     }
 
     #[test]
+    fn header_transforms_use_the_header_converter_of_the_config() {
+        let pairs = [
+            ("transforms", "copyId,tag,dropTrace"),
+            ("transforms.copyId.type", "HeaderFrom$Value"),
+            ("transforms.copyId.fields", "id"),
+            ("transforms.copyId.headers", "id"),
+            ("transforms.copyId.operation", "move"),
+            ("transforms.tag.type", "InsertHeader"),
+            ("transforms.tag.header", "tag"),
+            ("transforms.tag.value.literal", "blue"),
+            ("transforms.dropTrace.type", "DropHeaders"),
+            ("transforms.dropTrace.headers", "trace"),
+        ];
+        let headers = |chain: &TransformChain| {
+            let mut record = json_record("t", json!({"id": "a-1", "n": 2}));
+            record.headers.push(Header::new("trace", "x"));
+            let out = chain.apply(record).unwrap().unwrap();
+            assert_eq!(out.value, Data::Json(json!({"n": 2})));
+            out.headers
+        };
+        assert_eq!(
+            headers(&chain(&pairs)),
+            [Header::new("id", "a-1"), Header::new("tag", "blue")]
+        );
+        let json = [&pairs[..], &[("header.converter", "json")]].concat();
+        assert_eq!(
+            headers(&chain(&json)),
+            [Header::new("id", "\"a-1\""), Header::new("tag", "\"blue\"")]
+        );
+        let bad = [&pairs[..], &[("header.converter", "jsn")]].concat();
+        let issues = TransformChain::from_config(&props(&bad)).unwrap_err();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].key, "header.converter");
+    }
+
+    #[test]
     fn owns_only_its_keys() {
         assert!(owns_key("transforms"));
         assert!(owns_key("predicates.p.type"));
