@@ -591,3 +591,168 @@ fn a_joining_or_leaving_worker_moves_only_the_tasks_that_must_move() {
         moved_on_leave.len()
     );
 }
+
+#[test]
+fn active_topics_are_tracked_per_connector_survive_restarts_and_reset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).expect("logs dir");
+    fs::write(logs.join("app.log"), "one\ntwo\n").expect("log file");
+    let redis = RedisServer::start();
+    let mut worker = ConnectProcess::worker(&broker.bootstrap, "tracked");
+    let http = Http::new(&worker.address);
+
+    // Nothing used yet, and an unknown connector answers as Kafka Connect does.
+    assert_eq!(
+        http.get("/connectors/nope/topics").body,
+        json!({"nope": {"topics": []}})
+    );
+    let created = http.put("/connectors/logs/config", &file_source(&logs, "tracked-a"));
+    assert_eq!(created.status, 201, "{}", created.text);
+    let sink = json!({
+        "connector.class": "redis-sink",
+        "topics": "tracked-a",
+        "redis.uri": format!("redis://127.0.0.1:{}", redis.port()),
+        "value.converter": "string",
+    });
+    let created = http.put("/connectors/to-redis/config", &sink);
+    assert_eq!(created.status, 201, "{}", created.text);
+    wait_until("both connectors report their topic", || {
+        http.get("/connectors/logs/topics").body == json!({"logs": {"topics": ["tracked-a"]}})
+            && http.get("/connectors/to-redis/topics").body
+                == json!({"to-redis": {"topics": ["tracked-a"]}})
+    });
+
+    // Routed records add a topic; the set is stored, so a restarted worker has it.
+    let mut routed = file_source(&logs, "tracked-a");
+    let object = routed.as_object_mut().expect("object");
+    object.insert("transforms".into(), json!("route"));
+    object.insert("transforms.route.type".into(), json!("RegexRouter"));
+    object.insert("transforms.route.regex".into(), json!("tracked-a"));
+    object.insert("transforms.route.replacement".into(), json!("tracked-b"));
+    assert_eq!(http.put("/connectors/logs/config", &routed).status, 200);
+    fs::write(logs.join("app.log"), "one\ntwo\nthree\n").expect("append");
+    wait_until("the routed topic is tracked", || {
+        http.get("/connectors/logs/topics").body["logs"]["topics"]
+            == json!(["tracked-a", "tracked-b"])
+    });
+    worker.terminate();
+    let worker = ConnectProcess::worker(&broker.bootstrap, "tracked");
+    let http = Http::new(&worker.address);
+    wait_until("the topics read back after a restart", || {
+        http.get("/connectors/logs/topics").body["logs"]["topics"]
+            == json!(["tracked-a", "tracked-b"])
+    });
+
+    // A reset of a stopped connector empties its set and leaves the other's alone.
+    assert_eq!(http.put("/connectors/logs/stop", &json!({})).status, 202);
+    wait_until("logs STOPPED", || {
+        state(&http, "logs").is_some_and(|(connector, _)| connector == "STOPPED")
+    });
+    let reset = http.put("/connectors/logs/topics/reset", &json!({}));
+    assert_eq!(reset.status, 202, "{}", reset.text);
+    wait_until("the reset applied", || {
+        http.get("/connectors/logs/topics").body == json!({"logs": {"topics": []}})
+    });
+    assert_eq!(
+        http.get("/connectors/to-redis/topics").body["to-redis"]["topics"],
+        json!(["tracked-a"])
+    );
+    // Resumed, the task reports the topic it goes on writing to.
+    assert_eq!(http.put("/connectors/logs/resume", &json!({})).status, 202);
+    fs::write(logs.join("app.log"), "one\ntwo\nthree\nfour\n").expect("append");
+    wait_until("the topic in use is tracked again", || {
+        http.get("/connectors/logs/topics").body["logs"]["topics"] == json!(["tracked-b"])
+    });
+
+    // A worker that does not track topics says so with 403, as Kafka Connect.
+    let properties = dir.path().join("untracked.properties");
+    fs::write(
+        &properties,
+        "group.id=untracked\ntopic.tracking.enable=false\n",
+    )
+    .expect("worker file");
+    let untracked = ConnectProcess::worker_with_config(&broker.bootstrap, &properties);
+    let untracked_http = Http::new(&untracked.address);
+    let forbidden = untracked_http.get("/connectors/logs/topics");
+    assert_eq!(forbidden.status, 403, "{}", forbidden.text);
+    assert_eq!(forbidden.body["message"], "Topic tracking is disabled.");
+    let properties = dir.path().join("no-reset.properties");
+    fs::write(
+        &properties,
+        "group.id=no-reset\ntopic.tracking.allow.reset=false\n",
+    )
+    .expect("worker file");
+    let no_reset = ConnectProcess::worker_with_config(&broker.bootstrap, &properties);
+    let refused = Http::new(&no_reset.address).put("/connectors/logs/topics/reset", &json!({}));
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(refused.body["message"], "Topic tracking reset is disabled.");
+}
+
+#[test]
+fn admin_loggers_change_a_running_workers_levels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).expect("logs dir");
+    fs::write(logs.join("app.log"), "one\n").expect("log file");
+    let worker = ConnectProcess::worker(&broker.bootstrap, "levels");
+    let http = Http::new(&worker.address);
+
+    let all = http.get("/admin/loggers");
+    assert_eq!(all.status, 200, "{}", all.text);
+    // The test processes run with RUST_LOG=info.
+    assert_eq!(
+        all.body,
+        json!({"root": {"level": "INFO", "last_modified": null}})
+    );
+    let missing = http.get("/admin/loggers/weir_connect::runtime");
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    assert_eq!(
+        missing.body["message"],
+        "Logger weir_connect::runtime not found."
+    );
+
+    // At INFO the source's position stores are not logged; at DEBUG they are.
+    let created = http.put("/connectors/logs/config", &file_source(&logs, "levels-out"));
+    assert_eq!(created.status, 201, "{}", created.text);
+    wait_until("the first line shipped", || {
+        high_watermark(&broker.bootstrap, "levels-out") == 1
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!worker.log().contains("source positions stored"));
+    let set = http.put(
+        "/admin/loggers/weir_connect::runtime",
+        &json!({"level": "debug"}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.body, json!(["weir_connect::runtime"]));
+    let level = http.get("/admin/loggers/weir_connect::runtime").body;
+    assert_eq!(level["level"], "DEBUG");
+    assert!(
+        level["last_modified"].as_i64().is_some_and(|t| t > 0),
+        "{level}"
+    );
+    fs::write(logs.join("app.log"), "one\ntwo\n").expect("append");
+    wait_until("a DEBUG line from the runtime", || {
+        worker.log().contains("source positions stored")
+    });
+    // Setting an ancestor sets it too; bad requests change nothing.
+    let set = http.put("/admin/loggers/weir_connect", &json!({"level": "WARN"}));
+    assert_eq!(
+        set.body,
+        json!(["weir_connect", "weir_connect::runtime"]),
+        "{}",
+        set.text
+    );
+    let bad = http.put("/admin/loggers/weir_connect", &json!({"level": "LOUD"}));
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.body["message"], "Invalid log level 'LOUD'.");
+    let no_level = http.put("/admin/loggers/weir_connect", &json!({}));
+    assert_eq!(no_level.status, 400, "{}", no_level.text);
+    assert_eq!(
+        http.get("/admin/loggers/weir_connect").body["level"],
+        "WARN"
+    );
+}

@@ -21,6 +21,7 @@ mod error;
 pub mod fuzzing;
 pub mod herder;
 mod kafka;
+pub mod logging;
 mod plugin;
 pub mod rest;
 pub mod runtime;

@@ -20,6 +20,7 @@
 mod connectors;
 mod error;
 mod extract;
+mod loggers;
 mod offsets;
 mod plugins;
 mod server;
@@ -94,6 +95,8 @@ pub fn router(herder: Arc<dyn Herder>) -> Router {
             "/connector-plugins/{plugin}/config/validate",
             put(plugins::validate),
         )
+        .route("/admin/loggers", get(loggers::list))
+        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(herder)

@@ -209,6 +209,7 @@ impl SinkTaskRun<'_> {
             if !records.is_empty() && !self.deliver(sink, &batch, &records, reporter).await? {
                 return Ok(Stop::Cancelled);
             }
+            tracing::debug!(connector = %self.id.connector, task = self.id.task, records = batch.len(), "sink batch written");
             let positions = next_positions(&batch);
             if let Err(err) = consumer.commit(&positions, CommitMode::Async) {
                 tracing::warn!(connector = %self.id.connector, task = self.id.task, %err, "cannot queue the offset commit");

@@ -406,6 +406,7 @@ impl SourceTaskRun<'_> {
         }
         let positions = std::mem::take(&mut progress.acknowledged.entries);
         self.offsets.write(&self.id.connector, &positions).await?;
+        tracing::debug!(connector = %self.id.connector, task = self.id.task, partitions = positions.len(), "source positions stored");
         source.commit(&positions).await
     }
 }
