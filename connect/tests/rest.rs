@@ -458,6 +458,71 @@ async fn offsets_are_read_altered_and_reset() {
 }
 
 #[tokio::test]
+async fn active_topics_are_listed_and_reset_with_202() {
+    let server = Server::start().await;
+    server.create_source("a").await;
+    let topic = source_config()["topic"].clone();
+    let response = server.http.get("/connectors/a/topics").await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(response.body, json!({"a": {"topics": [topic]}}));
+    let response = server
+        .http
+        .send("PUT", "/connectors/a/topics/reset", None)
+        .await;
+    assert_eq!(response.status, 202, "{}", response.text);
+    assert!(response.text.is_empty(), "{}", response.text);
+    let response = server.http.get("/connectors/a/topics").await;
+    assert_eq!(response.body, json!({"a": {"topics": []}}));
+    let response = server
+        .http
+        .send("POST", "/connectors/a/topics/reset", None)
+        .await;
+    assert_eq!(response.status, 405, "{}", response.text);
+}
+
+#[tokio::test]
+async fn admin_loggers_list_root_and_refuse_bad_requests() {
+    let server = Server::start().await;
+    let response = server.http.get("/admin/loggers").await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert!(
+        response.body["root"]["level"].is_string(),
+        "{}",
+        response.text
+    );
+    let message = assert_error(&server.http.get("/admin/loggers/nope").await, 404);
+    assert_eq!(message, "Logger nope not found.");
+    let message = assert_error(
+        &server
+            .http
+            .put("/admin/loggers/weir", &json!({"level": "LOUD"}))
+            .await,
+        400,
+    );
+    assert_eq!(message, "Invalid log level 'LOUD'.");
+    let message = assert_error(
+        &server
+            .http
+            .put(
+                "/admin/loggers/weir?scope=cluster",
+                &json!({"level": "INFO"}),
+            )
+            .await,
+        400,
+    );
+    assert!(message.contains("scope=cluster"), "{message}");
+    // This test process installed no subscriber control: levels are read-only here.
+    let message = assert_error(
+        &server
+            .http
+            .put("/admin/loggers/weir", &json!({"level": "INFO"}))
+            .await,
+        500,
+    );
+    assert!(message.contains("cannot be changed"), "{message}");
+}
+
+#[tokio::test]
 async fn connector_plugins_are_listed_and_described() {
     let server = Server::start().await;
     let expected = json!([

@@ -53,6 +53,8 @@ struct Connector {
     config: ConfigMap,
     target: TargetState,
     offsets: Vec<PartitionOffset>,
+    /// The topics its tasks used: its `topic` or `topics` until reset.
+    topics_reset: bool,
 }
 
 #[derive(Debug, Default)]
@@ -238,6 +240,7 @@ impl Herder for MemoryHerder {
                 }],
                 ConnectorType::Sink => Vec::new(),
             },
+            topics_reset: false,
         });
         connector.config = config;
         Ok(Upserted {
@@ -334,6 +337,25 @@ impl Herder for MemoryHerder {
             }
             Ok(())
         })
+    }
+
+    fn active_topics(&self, name: &str) -> Result<Vec<String>, HerderError> {
+        let connectors = self.connectors.lock().unwrap();
+        let Some(connector) = connectors.get(name).filter(|c| !c.topics_reset) else {
+            return Ok(Vec::new());
+        };
+        let config = &connector.config;
+        let topics = config.get("topic").or_else(|| config.get("topics"));
+        Ok(topics
+            .map(|t| t.split(',').map(str::to_owned).collect())
+            .unwrap_or_default())
+    }
+
+    async fn reset_active_topics(&self, name: &str) -> Result<(), HerderError> {
+        if let Some(connector) = self.connectors.lock().unwrap().get_mut(name) {
+            connector.topics_reset = true;
+        }
+        Ok(())
     }
 
     async fn reset_offsets(&self, name: &str) -> Result<(), HerderError> {
