@@ -756,3 +756,59 @@ fn admin_loggers_change_a_running_workers_levels() {
         "WARN"
     );
 }
+
+#[test]
+fn a_departed_workers_tasks_wait_the_scheduled_rebalance_delay() {
+    const TASKS: usize = 4;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let redis = RedisServer::start();
+    create_topic(&broker.bootstrap, "delayed", 4, &[]);
+    let delay = ["scheduled.rebalance.max.delay.ms=8000"];
+    let staying = ConnectProcess::worker_with(&broker.bootstrap, "delayers", &delay);
+    let mut leaving = ConnectProcess::worker_with(&broker.bootstrap, "delayers", &delay);
+    let http = Http::new(&staying.address);
+    let config = json!({
+        "connector.class": "redis-sink",
+        "tasks.max": TASKS.to_string(),
+        "topics": "delayed",
+        "redis.uri": format!("redis://127.0.0.1:{}", redis.port()),
+        "value.converter": "string",
+    });
+    assert_eq!(http.put("/connectors/delayed/config", &config).status, 201);
+    wait_until("tasks on both workers", || {
+        task_workers(&http, "delayed", TASKS).is_some_and(|w| w.contains(&leaving.address))
+    });
+    let before = task_workers(&http, "delayed", TASKS).expect("all running");
+    let left_behind: Vec<usize> = (0..TASKS)
+        .filter(|t| before[*t] == leaving.address)
+        .collect();
+
+    // The worker leaves: its slots go to the other at once, its tasks do not.
+    let leaving_address = leaving.address.clone();
+    leaving.terminate();
+    wait_until("the slots held back", || {
+        staying.log().contains("slots of departed workers wait")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let status = http.get("/connectors/delayed/status").body;
+    for task in &left_behind {
+        assert_ne!(
+            status["tasks"][*task]["worker_id"],
+            json!(staying.address),
+            "task {task} started before the delay was over: {status}\n{}",
+            staying.log()
+        );
+    }
+    assert!(
+        staying.log().contains(&leaving_address),
+        "the log does not name the departed worker:\n{}",
+        staying.log()
+    );
+    // After the delay every task runs on the worker that stayed.
+    wait_until("every task on the staying worker", || {
+        task_workers(&http, "delayed", TASKS)
+            .is_some_and(|w| w.iter().all(|a| *a == staying.address))
+    });
+    assert!(staying.log().contains("the rebalance delay is over"));
+}

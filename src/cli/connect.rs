@@ -55,6 +55,10 @@ enum ConnectCommand {
         /// `group.id`; the storage topics not named in the file follow it).
         #[arg(long, env = "WEIR_CONNECT_GROUP")]
         group_id: Option<String>,
+        /// Any worker setting by its Kafka Connect name, over the properties file,
+        /// e.g. `--set scheduled.rebalance.max.delay.ms=0`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
 }
 
@@ -95,8 +99,9 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
             properties,
             listen,
             group_id,
+            set,
         } => {
-            let config = worker_config(properties.as_deref(), group_id)?;
+            let config = worker_config(properties.as_deref(), &set, group_id)?;
             let listen = listen
                 .or_else(|| config.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
@@ -121,8 +126,13 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
 /// Where a worker serves its REST API when neither `--listen` nor `listeners` says.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8083";
 
-/// The worker's properties file (if any) with `--group-id` over its `group.id`.
-fn worker_config(path: Option<&Path>, group_id: Option<String>) -> anyhow::Result<WorkerConfig> {
+/// The worker's properties file (if any), with the `--set` settings and then
+/// `--group-id` over it.
+fn worker_config(
+    path: Option<&Path>,
+    set: &[String],
+    group_id: Option<String>,
+) -> anyhow::Result<WorkerConfig> {
     let mut props = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -131,6 +141,12 @@ fn worker_config(path: Option<&Path>, group_id: Option<String>) -> anyhow::Resul
         }
         None => ConfigMap::new(),
     };
+    for setting in set {
+        let (key, value) = setting
+            .split_once('=')
+            .with_context(|| format!("--set expects KEY=VALUE, found '{setting}'"))?;
+        props.insert(key.trim().to_string(), value.trim().to_string());
+    }
     if let Some(group_id) = group_id {
         props.insert("group.id".to_string(), group_id);
     }

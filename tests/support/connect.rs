@@ -28,8 +28,14 @@ impl ConnectProcess {
         ConnectProcess::spawn(command, "connect pipeline")
     }
 
-    /// `weir connect worker --listen 127.0.0.1:0 -b BOOTSTRAP --group-id GROUP`.
+    /// `weir connect worker --listen 127.0.0.1:0 -b BOOTSTRAP --group-id GROUP`, whose
+    /// departed workers' tasks move at once (`scheduled.rebalance.max.delay.ms=0`).
     pub(crate) fn worker(bootstrap: &str, group: &str) -> ConnectProcess {
+        ConnectProcess::worker_with(bootstrap, group, &[])
+    }
+
+    /// [`ConnectProcess::worker`] with `settings` (`KEY=VALUE`) passed with `--set`.
+    pub(crate) fn worker_with(bootstrap: &str, group: &str, settings: &[&str]) -> ConnectProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
         command.args([
             "connect",
@@ -40,7 +46,12 @@ impl ConnectProcess {
             bootstrap,
             "--group-id",
             group,
+            "--set",
+            "scheduled.rebalance.max.delay.ms=0",
         ]);
+        for setting in settings {
+            command.args(["--set", setting]);
+        }
         ConnectProcess::spawn(command, "connect worker")
     }
 

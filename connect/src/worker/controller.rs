@@ -80,6 +80,10 @@ pub(crate) struct Controller {
     pub(super) generation: u64,
     /// How long a cancelled task may take to end before it is aborted.
     pub(super) grace: Duration,
+    /// How long slots of a departed worker wait before their tasks start here.
+    pub(super) rebalance_delay: Duration,
+    /// Whether the group assigned this worker slots before (see `rebalance_delay`).
+    pub(super) assigned_before: bool,
     tasks: JoinSet<TaskResult>,
     instances: HashMap<tokio::task::Id, ConnectorTaskId>,
     pub(super) running: BTreeMap<ConnectorTaskId, Running>,
@@ -120,6 +124,8 @@ impl Controller {
             ownership,
             generation,
             grace,
+            rebalance_delay: Duration::ZERO,
+            assigned_before: false,
             tasks: JoinSet::new(),
             instances: HashMap::new(),
             running: BTreeMap::new(),
@@ -158,11 +164,13 @@ impl Controller {
                     tracing::error!("the worker's group member stopped; stopping every task here");
                     membership = None;
                     self.ownership.owned.clear();
+                    self.ownership.delayed.clear();
                 }
                 Wake::Changed => {}
                 Wake::Ended(ended) => self.on_ended(ended),
                 Wake::Overdue => self.abort_overdue(),
             }
+            self.promote_delayed();
             self.reconcile();
             self.ack_revokes();
         }
@@ -173,17 +181,18 @@ impl Controller {
 
     fn on_membership(&mut self, event: MembershipEvent) {
         match event {
-            MembershipEvent::Assigned(slots) => {
+            MembershipEvent::Assigned(slots, members) => {
                 // Cooperative rebalancing hands out the slots added to this worker's;
                 // the ones it keeps stay, with their tasks running.
                 tracing::info!(?slots, "worker group assigned slots");
                 self.generation =
                     next_generation(self.generation, self.shared.view().highest_generation());
-                self.ownership.owned.extend(slots);
+                self.assign(slots, members.as_ref());
             }
             MembershipEvent::Revoked(slots, done) => {
                 tracing::info!(?slots, "worker group revoked slots");
                 self.ownership.owned.retain(|s| !slots.contains(s));
+                self.ownership.delayed.retain(|s, _| !slots.contains(s));
                 self.revokes.push(done);
             }
         }
@@ -283,6 +292,7 @@ impl Controller {
         self.running
             .values()
             .filter_map(|r| r.stop.map(|(_, at)| at))
+            .chain(self.next_delayed())
             .min()
     }
 

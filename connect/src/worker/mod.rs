@@ -24,6 +24,7 @@ mod controller;
 mod errors;
 mod kafka;
 mod membership;
+mod rebalance_delay;
 mod reconcile;
 mod records;
 mod slots;
@@ -87,6 +88,9 @@ pub struct WorkerSettings {
     pub task_shutdown_timeout: Duration,
     /// How long to wait for the config and status topics to be read at start.
     pub startup_timeout: Duration,
+    /// How long the tasks of a worker that left the group wait before they move
+    /// (`scheduled.rebalance.max.delay.ms`, KIP-415).
+    pub scheduled_rebalance_max_delay: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -103,6 +107,7 @@ impl Default for WorkerSettings {
             session_timeout: Duration::from_secs(10),
             task_shutdown_timeout: Duration::from_secs(5),
             startup_timeout: Duration::from_secs(60),
+            scheduled_rebalance_max_delay: Duration::from_secs(300),
         }
     }
 }
@@ -266,13 +271,14 @@ impl Worker {
         let leave = CancellationToken::new();
         let member_leave = leave.clone();
         tracker.spawn_blocking(move || membership.run(member_leave));
-        let controller = Controller::new(
+        let mut controller = Controller::new(
             runtime.clone(),
             shared.clone(),
             store.clone(),
             Ownership::nothing(slots),
             settings.task_shutdown_timeout,
         );
+        controller.rebalance_delay = settings.scheduled_rebalance_max_delay;
         tracker.spawn(controller.run(Some(events), stop, leave));
         tracker.close();
         started.disarm();

@@ -41,6 +41,9 @@ pub(crate) struct Ownership {
     /// Partitions of the slots topic (1 in standalone mode).
     pub(crate) slots: i32,
     pub(crate) owned: BTreeSet<i32>,
+    /// Assigned slots of a departed worker, held until the instant given
+    /// (`scheduled.rebalance.max.delay.ms`); their tasks do not run here yet.
+    pub(crate) delayed: BTreeMap<i32, tokio::time::Instant>,
 }
 
 impl Ownership {
@@ -49,6 +52,7 @@ impl Ownership {
         Ownership {
             slots: 1,
             owned: BTreeSet::from([0]),
+            delayed: BTreeMap::new(),
         }
     }
 
@@ -57,6 +61,7 @@ impl Ownership {
         Ownership {
             slots,
             owned: BTreeSet::new(),
+            delayed: BTreeMap::new(),
         }
     }
 

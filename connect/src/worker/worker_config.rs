@@ -36,6 +36,7 @@ const OVERRIDE_POLICY: &str = "connector.client.config.override.policy";
 const EXACTLY_ONCE: &str = "exactly.once.source.support";
 const SESSION_TIMEOUT: &str = "session.timeout.ms";
 const TOPIC_TRACKING: &str = "topic.tracking.enable";
+const REBALANCE_DELAY: &str = "scheduled.rebalance.max.delay.ms";
 const TOPIC_TRACKING_RESET: &str = "topic.tracking.allow.reset";
 
 /// Connector keys a worker sets the default of: a connector that does not set them
@@ -168,6 +169,7 @@ impl WorkerConfig {
             status_replication_factor: number(STATUS_RF) as i32,
             session_timeout: millis(SESSION_TIMEOUT),
             task_shutdown_timeout: millis(TASK_SHUTDOWN_TIMEOUT),
+            scheduled_rebalance_max_delay: millis(REBALANCE_DELAY),
             group_id: group_id.clone(),
             ..WorkerSettings::default()
         };
@@ -407,6 +409,13 @@ fn worker_def() -> ConfigDef {
             "5000",
             0,
             "How long a stopping task may take before it is aborted, in ms.",
+        ))
+        .define(int(
+            REBALANCE_DELAY,
+            "300000",
+            0,
+            "How long the tasks of a worker that left the group wait before they move to \
+             the others, in ms, so a restarting worker gets them back; 0 moves them at once.",
         ))
         .define(int(
             SESSION_TIMEOUT,
