@@ -173,17 +173,17 @@ impl From<String> for LevelError {
 
 /// The filter for `levels`, in `RUST_LOG` syntax.
 fn directives(levels: &BTreeMap<String, LoggerLevel>, others: &[String]) -> String {
-    let mut pieces = Vec::with_capacity(levels.len() + others.len());
-    for (logger, level) in levels {
-        let level = tracing_level(&level.level).unwrap_or("info");
-        if logger == ROOT {
-            pieces.push(level.to_string());
-        } else {
-            pieces.push(format!("{logger}={level}"));
-        }
-    }
-    pieces.extend(others.iter().cloned());
-    pieces.join(",")
+    let level = |l: &LoggerLevel| tracing_level(&l.level).unwrap_or("info");
+    let root = levels.get(ROOT).map(|l| level(l).to_string());
+    let targets = levels
+        .iter()
+        .filter(|(logger, _)| *logger != ROOT)
+        .map(|(logger, l)| format!("{logger}={}", level(l)));
+    root.into_iter()
+        .chain(targets)
+        .chain(others.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The tracing level of a log4j (or tracing) level name.
