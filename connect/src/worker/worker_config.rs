@@ -608,7 +608,35 @@ mod tests {
             config.exactly_once_source_support,
             ExactlyOnceSourceSupport::Enabled
         );
+        assert_eq!(
+            config.worker.scheduled_rebalance_max_delay,
+            Duration::from_secs(60)
+        );
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn rebalance_delay_and_topic_tracking_have_kafka_connects_defaults() {
+        let config = WorkerConfig::parse(&config_map(&[])).unwrap();
+        assert_eq!(
+            config.worker.scheduled_rebalance_max_delay,
+            Duration::from_secs(300)
+        );
+        let mut runtime = RuntimeSettings::new("localhost:9092", "w");
+        config.apply(&mut runtime);
+        assert!(runtime.topic_tracking && runtime.topic_tracking_allow_reset);
+        let config = WorkerConfig::parse(&config_map(&[
+            ("scheduled.rebalance.max.delay.ms", "0"),
+            ("topic.tracking.allow.reset", "false"),
+        ]))
+        .unwrap();
+        assert!(config.worker.scheduled_rebalance_max_delay.is_zero());
+        config.apply(&mut runtime);
+        assert!(runtime.topic_tracking && !runtime.topic_tracking_allow_reset);
+        let issues =
+            WorkerConfig::parse(&config_map(&[("scheduled.rebalance.max.delay.ms", "-1")]))
+                .unwrap_err();
+        assert_eq!(issues[0].key, "scheduled.rebalance.max.delay.ms");
     }
 
     #[test]
