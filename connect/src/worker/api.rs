@@ -172,6 +172,9 @@ impl Worker {
                 "Connector {name} already exists"
             )));
         }
+        if !exists && !allow_replace {
+            self.claim(name).await?;
+        }
         if let Some(state) = initial {
             self.put(ConfigRecord::TargetState(name.to_string(), Some(state)))
                 .await?;
@@ -185,6 +188,27 @@ impl Worker {
             created: !exists,
             info: self.connector_info(name).await?,
         })
+    }
+
+    /// Claims `name` for a create, so that of two workers creating it at once only
+    /// one does: the claim read first (the config topic has one order for every
+    /// worker) wins, and the other create is a conflict.
+    async fn claim(&self, name: &str) -> Result<(), HerderError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let sequence = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let claim = format!("{}-{nanos}-{sequence}", self.worker_id);
+        self.put(ConfigRecord::Claim(name.to_string(), claim.clone()))
+            .await?;
+        if self.shared.view().won_claim(name, &claim) {
+            Ok(())
+        } else {
+            Err(HerderError::Conflict(format!(
+                "Connector {name} already exists"
+            )))
+        }
     }
 
     /// Waits, up to [`FIRST_STATUS_WAIT`], until the connector's owner reported its

@@ -7,7 +7,10 @@
 //! - `target-state-<name>` → `{"state": "STARTED" | "PAUSED" | "STOPPED"}`;
 //! - `restart-connector-<name>` → `{"include-tasks", "only-failed", "connector",
 //!   "tasks"}`: a restart request with what it selected already decided, so every
-//!   worker restarts the same things whatever its own view of the statuses.
+//!   worker restarts the same things whatever its own view of the statuses;
+//! - `create-connector-<name>` → `{"claim"}`: a worker about to create the connector.
+//!   Every worker reads claims in the topic's one order, so of two workers creating
+//!   one name at once only the first claim's creates it; the other answers 409.
 //!
 //! Status topic (compacted): `status-connector-<name>` and `status-task-<name>-<id>` →
 //! `{"state", "trace", "worker_id", "generation"}`, null when the connector is gone.
@@ -162,6 +165,13 @@ pub(crate) enum ConfigRecord {
     /// `None`: back to the default, `STARTED`.
     TargetState(String, Option<TargetState>),
     Restart(String, RestartRequest),
+    /// A create's claim on the name, by a unique id.
+    Claim(String, String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ClaimValue {
+    claim: String,
 }
 
 impl ConfigRecord {
@@ -170,6 +180,7 @@ impl ConfigRecord {
             ConfigRecord::Connector(name, _) => format!("connector-{name}"),
             ConfigRecord::TargetState(name, _) => format!("target-state-{name}"),
             ConfigRecord::Restart(name, _) => format!("restart-connector-{name}"),
+            ConfigRecord::Claim(name, _) => format!("create-connector-{name}"),
         }
     }
 
@@ -184,6 +195,9 @@ impl ConfigRecord {
                 serde_json::to_vec(&TargetStateValue { state: *state })
             }
             ConfigRecord::Restart(_, request) => serde_json::to_vec(request),
+            ConfigRecord::Claim(_, claim) => serde_json::to_vec(&ClaimValue {
+                claim: claim.clone(),
+            }),
         };
         Some(json.expect("config records serialize to JSON"))
     }
@@ -211,6 +225,11 @@ impl ConfigRecord {
         if let Some(name) = key.strip_prefix("restart-connector-") {
             let value = value.ok_or_else(|| format!("{key} without a value"))?;
             return Ok(ConfigRecord::Restart(name.to_string(), json(key, value)?));
+        }
+        if let Some(name) = key.strip_prefix("create-connector-") {
+            let value = value.ok_or_else(|| format!("{key} without a value"))?;
+            let claim = json::<ClaimValue>(key, value)?.claim;
+            return Ok(ConfigRecord::Claim(name.to_string(), claim));
         }
         Err(format!("unknown key {key}"))
     }
@@ -248,6 +267,7 @@ mod tests {
                     tasks: vec![0, 2],
                 },
             ),
+            ConfigRecord::Claim("a-b".into(), "w1:8083-17".into()),
         ];
         for record in records {
             let (key, value) = (record.key(), record.value());

@@ -19,6 +19,10 @@ use crate::{ConnectorType, Plugins};
 use super::records::{ActiveTopic, ConfigRecord, StatusRecord, Subject, TopicStatus};
 use super::slots::{plan_slots, SlotPlan};
 
+/// How long a claim on a name holds against later ones: enough for its create to
+/// store the config, so a worker that died between the two does not block the name.
+const CLAIM_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A connector's stored config and what follows from it.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectorEntry {
@@ -47,6 +51,8 @@ pub(crate) struct View {
     statuses: BTreeMap<Subject, StatusRecord>,
     /// Restart counters: a change restarts the subject wherever it runs.
     restarts: BTreeMap<Subject, u64>,
+    /// The first live claim on each name that had no connector, and when it was read.
+    claims: BTreeMap<String, (String, std::time::Instant)>,
     /// Active topics (KIP-558) by connector, then topic.
     topics: BTreeMap<String, BTreeMap<String, TopicStatus>>,
     /// Counts removed active topics, so tasks report the topics they use again.
@@ -63,6 +69,7 @@ impl View {
             target_states: BTreeMap::new(),
             statuses: BTreeMap::new(),
             restarts: BTreeMap::new(),
+            claims: BTreeMap::new(),
             topics: BTreeMap::new(),
             topics_epoch: 0,
             highest_generation: 0,
@@ -109,7 +116,24 @@ impl View {
                 }
             }
             ConfigRecord::Restart(..) => {}
+            ConfigRecord::Claim(name, claim) if live => {
+                let free = !self.connectors.contains_key(&name)
+                    && self
+                        .claims
+                        .get(&name)
+                        .is_none_or(|(_, at)| at.elapsed() >= CLAIM_TTL);
+                if free {
+                    self.claims.insert(name, (claim, std::time::Instant::now()));
+                }
+            }
+            // Claims matter only to the creates waiting on them.
+            ConfigRecord::Claim(..) => {}
         }
+    }
+
+    /// Whether `claim` is the claim that may create `name`.
+    pub(crate) fn won_claim(&self, name: &str, claim: &str) -> bool {
+        self.claims.get(name).is_some_and(|(won, _)| won == claim)
     }
 
     /// Applies a status record; `None` removes it (the connector is gone).
@@ -369,6 +393,23 @@ mod tests {
             "no connector plugin named Nope is installed"
         );
         assert_eq!(entry.task_count(), 0);
+    }
+
+    #[test]
+    fn the_first_live_claim_on_a_free_name_wins() {
+        let mut view = view();
+        let claim = |id: &str| ConfigRecord::Claim("s".into(), id.into());
+        view.apply_config(claim("old"), false);
+        assert!(!view.won_claim("s", "old"));
+        view.apply_config(claim("a"), true);
+        view.apply_config(claim("b"), true);
+        assert!(view.won_claim("s", "a"));
+        assert!(!view.won_claim("s", "b"));
+        // A name taken by a connector cannot be claimed.
+        let config = props(&[("connector.class", "SplitSink")]);
+        view.apply_config(ConfigRecord::Connector("t".into(), Some(config)), true);
+        view.apply_config(ConfigRecord::Claim("t".into(), "c".into()), true);
+        assert!(!view.won_claim("t", "c"));
     }
 
     #[test]
