@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::keys::*;
+use super::topic_creation::TOPIC_CREATION_PREFIX;
 use super::{closest, ConfigIssue, ConfigMap};
 use crate::transforms::owns_key;
 use crate::{ConnectorPlugin, ConnectorType, Plugins};
@@ -131,6 +132,8 @@ pub(super) fn unknown_keys(plugin: &dyn ConnectorPlugin, props: &ConfigMap, chec
             || owns_key(key)
             || prefixes.iter().any(|p| key.starts_with(p.as_str()))
             || sink_only_on_source(key)
+            // Reported by `topic_creation::parse`, which knows the groups.
+            || key.starts_with(TOPIC_CREATION_PREFIX)
         {
             continue;
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::checks::{find_plugin, sink_topics, unknown_keys, Checked};
 use super::env::resolve_env;
 use super::keys::*;
+use super::topic_creation::{self, TopicCreation};
 use super::validate::mask_with;
 use super::{ConfigIssue, ConfigMap, ParsedConfig};
 use crate::converter::{
@@ -76,6 +77,9 @@ pub struct ConnectorConfig {
     pub exactly_once_required: bool,
     /// Sources: `transaction.boundary`.
     pub transaction_boundary: TransactionBoundary,
+    /// Sources: how the topics they write to are created when missing
+    /// (`topic.creation.*`, KIP-158); `None` leaves them to the cluster.
+    pub topic_creation: Option<Arc<TopicCreation>>,
     /// `producer.override.*` with the prefix removed.
     pub producer_overrides: ConfigMap,
     /// `consumer.override.*` with the prefix removed.
@@ -167,6 +171,10 @@ impl ConnectorConfig {
             VALUE_CONVERTER,
             DEFAULT_VALUE_CONVERTER,
         ));
+        let topic_creation = checked.take(topic_creation::parse(
+            &resolved,
+            plugin.as_ref().map(|p| (p.class(), p.connector_type())),
+        ));
         if let Some(plugin) = &plugin {
             unknown_keys(plugin.as_ref(), &resolved, &mut checked);
             if let Some(common) = &common {
@@ -239,6 +247,7 @@ impl ConnectorConfig {
                 Some("connector") => TransactionBoundary::Connector,
                 _ => TransactionBoundary::Poll,
             },
+            topic_creation: topic_creation.flatten().map(Arc::new),
             producer_overrides: strip_prefix(&resolved, PRODUCER_OVERRIDE),
             consumer_overrides: strip_prefix(&resolved, CONSUMER_OVERRIDE),
             connector,
@@ -293,6 +302,7 @@ impl fmt::Debug for ConnectorConfig {
             .field("errors", &self.errors)
             .field("batch_max_records", &self.batch_max_records)
             .field("batch_max_ms", &self.batch_max_ms)
+            .field("topic_creation", &self.topic_creation)
             .field(
                 "producer_overrides",
                 &mask_with(&def, &self.producer_overrides),
@@ -540,6 +550,64 @@ mod tests {
         let found = issues(&source(&[("transaction.boundary", "batch")]));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("transaction.boundary:"), "{found:?}");
+    }
+
+    #[test]
+    fn topic_creation_keys_reach_a_source_and_are_refused_on_a_sink() {
+        let source = [
+            ("name", "src"),
+            ("connector.class", "test-source"),
+            ("topic", "logs"),
+            ("file.paths", "/tmp/a.log"),
+        ];
+        assert!(parse(&source).unwrap().topic_creation.is_none());
+        let on = [
+            &source[..],
+            &[
+                ("topic.creation.default.replication.factor", "1"),
+                ("topic.creation.default.partitions", "3"),
+                ("topic.creation.groups", "compacted"),
+                ("topic.creation.compacted.include", ".*-state"),
+                ("topic.creation.compacted.cleanup.policy", "compact"),
+            ],
+        ]
+        .concat();
+        let creation = parse(&on).unwrap().topic_creation.unwrap();
+        assert_eq!(creation.group_for("logs-state").name, "compacted");
+        assert_eq!(creation.group_for("logs").partitions, 3);
+        // A bad default value is reported once, though both the framework's keys and
+        // the topic creation groups check it.
+        let bad = [
+            &source[..],
+            &[
+                ("topic.creation.default.replication.factor", "0"),
+                ("topic.creation.default.partitions", "3"),
+            ],
+        ]
+        .concat();
+        assert_eq!(
+            issues(&bad),
+            [
+                "topic.creation.default.replication.factor: Invalid value 0 for configuration \
+              topic.creation.default.replication.factor: Replication factor must be -1 (the \
+              broker's default) or between 1 and 32767"
+            ]
+        );
+        let found = issues(&[
+            ("name", "s"),
+            ("connector.class", "test-sink"),
+            ("topics", "t"),
+            ("redis.uri", "redis://x"),
+            ("topic.creation.default.partitions", "3"),
+        ]);
+        assert_eq!(
+            found,
+            [
+                "topic.creation.default.partitions: topic.creation.default.partitions is only for \
+              source connectors; io.weir.test.TestSinkConnector is a sink connector (hint: \
+              remove it: a sink creates no topics)"
+            ]
+        );
     }
 
     #[test]

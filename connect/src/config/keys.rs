@@ -246,6 +246,9 @@ pub fn framework_def(connector_type: Option<ConnectorType>) -> ConfigDef {
                 .optional()
                 .validator(at_least(1)),
             ));
+        for key in super::topic_creation::framework_keys() {
+            def = def.define(key);
+        }
     }
     if connector_type != Some(ConnectorType::Source) {
         def = def

@@ -13,6 +13,7 @@ mod sink_offsets;
 mod sink_task;
 mod source_task;
 mod source_transactions;
+mod topic_creation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,10 @@ pub struct RuntimeSettings {
     /// (`topic.tracking.allow.reset`).
     pub topic_tracking: bool,
     pub topic_tracking_allow_reset: bool,
+    /// Whether source tasks create the topics they write to with their connector's
+    /// `topic.creation.*` settings (`topic.creation.enable`, KIP-158). Off, those
+    /// settings are ignored and a missing topic is the cluster's to auto-create.
+    pub topic_creation_enable: bool,
     pub worker_id: String,
 }
 
@@ -116,6 +121,7 @@ impl RuntimeSettings {
             transactional_id_prefix: None,
             topic_tracking: true,
             topic_tracking_allow_reset: true,
+            topic_creation_enable: true,
             worker_id: worker_id.into(),
         }
     }
@@ -274,10 +280,12 @@ impl Runtime {
         let topics = active_topics::TopicTracker::new(id.clone(), control.topics.clone());
         match plugin.create_task(&parsed)? {
             Task::Source(source) => {
+                let creator = topic_creation::TopicCreator::new(settings, &id, &config)?;
                 let run = source_task::SourceTaskRun {
                     settings,
                     id,
                     config,
+                    creator,
                     offsets: self.inner.offsets.clone(),
                     metrics,
                     topics,

@@ -30,6 +30,7 @@ use super::active_topics::TopicTracker;
 use super::error_policy::{Backoff, ErrorReporter, FailedRecord, Stage};
 use super::metrics::TaskMetrics;
 use super::offset_store::OffsetStore;
+use super::topic_creation::TopicCreator;
 use super::{RuntimeSettings, TaskControl};
 use crate::kafka::{kafka_error, producer_config};
 
@@ -78,6 +79,8 @@ pub(crate) struct SourceTaskRun<'a> {
     pub(crate) settings: &'a RuntimeSettings,
     pub(crate) id: ConnectorTaskId,
     pub(crate) config: Arc<ConnectorConfig>,
+    /// Creates a topic before its first record when the connector asks for it.
+    pub(crate) creator: TopicCreator,
     pub(crate) offsets: OffsetStore,
     pub(crate) metrics: Arc<TaskMetrics>,
     pub(crate) topics: TopicTracker,
@@ -283,8 +286,10 @@ impl SourceTaskRun<'_> {
         Ok(Some((record, key, value)))
     }
 
-    /// Queues one record; when librdkafka's queue is full, settles the oldest batch
-    /// (or waits briefly) and tries again.
+    /// Queues one record, first creating its topic when topic creation asks for it
+    /// (the record is past its transforms, so a routed topic counts); when
+    /// librdkafka's queue is full, settles the oldest batch (or waits briefly) and
+    /// tries again.
     pub(super) async fn send(
         &self,
         source: &mut dyn Source,
@@ -294,6 +299,7 @@ impl SourceTaskRun<'_> {
         value: Option<&[u8]>,
         progress: &mut Progress,
     ) -> Result<DeliveryFuture, ConnectError> {
+        self.creator.ensure(&record.topic).await?;
         loop {
             let mut kafka_record = FutureRecord::<[u8], [u8]>::to(&record.topic);
             if let Some(key) = key {

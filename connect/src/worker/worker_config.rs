@@ -38,6 +38,7 @@ const SESSION_TIMEOUT: &str = "session.timeout.ms";
 const TOPIC_TRACKING: &str = "topic.tracking.enable";
 const REBALANCE_DELAY: &str = "scheduled.rebalance.max.delay.ms";
 const TOPIC_TRACKING_RESET: &str = "topic.tracking.allow.reset";
+const TOPIC_CREATION: &str = "topic.creation.enable";
 
 /// Connector keys a worker sets the default of: a connector that does not set them
 /// takes the worker's, as in Kafka Connect.
@@ -96,6 +97,7 @@ pub struct WorkerConfig {
     pub exactly_once_source_support: ExactlyOnceSourceSupport,
     topic_tracking: bool,
     topic_tracking_allow_reset: bool,
+    topic_creation_enable: bool,
     /// Keys that were accepted but do nothing, with why; the caller logs them.
     pub warnings: Vec<String>,
 }
@@ -214,6 +216,7 @@ impl WorkerConfig {
             },
             topic_tracking: parsed.boolean(TOPIC_TRACKING).unwrap_or(true),
             topic_tracking_allow_reset: parsed.boolean(TOPIC_TRACKING_RESET).unwrap_or(true),
+            topic_creation_enable: parsed.boolean(TOPIC_CREATION).unwrap_or(true),
             worker,
             warnings,
         }
@@ -239,6 +242,7 @@ impl WorkerConfig {
         runtime.override_policy = self.override_policy;
         runtime.topic_tracking = self.topic_tracking;
         runtime.topic_tracking_allow_reset = self.topic_tracking_allow_reset;
+        runtime.topic_creation_enable = self.topic_creation_enable;
         // `preparing` is the rolling-upgrade step of KIP-618: every worker accepts the
         // setting before any runs transactions, so tasks still run as with `disabled`.
         runtime.transactional_id_prefix = (self.exactly_once_source_support
@@ -458,6 +462,15 @@ fn worker_def() -> ConfigDef {
             )
             .default_value("true"),
         )
+        .define(
+            ConfigKey::new(
+                TOPIC_CREATION,
+                ConfigType::Boolean,
+                "Whether source tasks create the topics they write to with their connector's \
+                 topic.creation.* settings (KIP-158); when false those settings are ignored.",
+            )
+            .default_value("true"),
+        )
 }
 
 fn check_replication_factor(value: &ConfigValue) -> Result<(), String> {
@@ -571,6 +584,19 @@ mod tests {
             "{:?}",
             refused[0]
         );
+    }
+
+    #[test]
+    fn topic_creation_is_on_unless_the_file_turns_it_off() {
+        let mut runtime = RuntimeSettings::new("b:9092", "w");
+        WorkerConfig::parse(&ConfigMap::new())
+            .unwrap()
+            .apply(&mut runtime);
+        assert!(runtime.topic_creation_enable);
+        WorkerConfig::parse(&config_map(&[("topic.creation.enable", "false")]))
+            .unwrap()
+            .apply(&mut runtime);
+        assert!(!runtime.topic_creation_enable);
     }
 
     #[test]

@@ -114,12 +114,23 @@ impl Flat {
                 }
                 self.insert(key.to_string(), values.join(","), node.line);
             }
+            // A key that takes a value may still start longer keys (`topic` and
+            // `topic.creation.groups`): a map under it is taken only when each of its
+            // entries leads to one of those, so `topic: {name: t}` is still caught.
             Value::Map(entries)
                 if declared.is_none()
                     || def.is_some_and(|d| {
-                        d.keys()
-                            .iter()
-                            .any(|k| k.name.starts_with(&format!("{key}.")))
+                        entries.iter().all(|(name, _)| {
+                            let Value::Scalar(name) = &name.value else {
+                                return false;
+                            };
+                            let nested = format!("{key}.{name}");
+                            d.keys().iter().any(|k| {
+                                k.name
+                                    .strip_prefix(&nested)
+                                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+                            })
+                        })
                     }) =>
             {
                 for (name, value) in entries {

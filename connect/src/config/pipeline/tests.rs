@@ -287,3 +287,20 @@ fn pipeline_files_are_read_from_disk() {
     let err = load_pipeline(&missing, &plugins()).unwrap_err();
     assert!(matches!(err, PipelineError::Read { .. }), "{err}");
 }
+
+#[test]
+fn topic_creation_nests_beside_the_topic_a_source_writes() {
+    let (_, configs) = parse(
+        "name: p\n\
+         source:\n  connector: test-source\n  topic: app\n  file.paths: [a.log]\n  \
+         topic.creation:\n    groups: [compacted]\n    \
+         default: {replication.factor: 1, partitions: 3}\n    \
+         compacted: {include: [.*-state], cleanup.policy: compact}\n",
+    )
+    .unwrap();
+    let creation = configs[0].topic_creation.as_ref().expect("on");
+    let compacted = creation.group_for("app-state");
+    assert_eq!(compacted.name, "compacted");
+    assert_eq!(compacted.configs["cleanup.policy"], "compact");
+    assert_eq!(creation.group_for("app").partitions, 3);
+}
