@@ -812,3 +812,57 @@ fn a_departed_workers_tasks_wait_the_scheduled_rebalance_delay() {
     });
     assert!(staying.log().contains("the rebalance delay is over"));
 }
+
+#[test]
+fn two_workers_creating_one_connector_at_once_cannot_both_succeed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).expect("logs dir");
+    let workers = [
+        ConnectProcess::worker(&broker.bootstrap, "racers"),
+        ConnectProcess::worker(&broker.bootstrap, "racers"),
+    ];
+    let clients: Vec<Http> = workers.iter().map(|w| Http::new(&w.address)).collect();
+    wait_until("both workers answer", || {
+        clients.iter().all(|c| c.get("/connectors").status == 200)
+    });
+    for round in 0..8 {
+        let name = format!("race-{round}");
+        let barrier = std::sync::Barrier::new(2);
+        let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = clients
+                .iter()
+                .enumerate()
+                .map(|(i, client)| {
+                    let (barrier, name, logs) = (&barrier, &name, &logs);
+                    scope.spawn(move || {
+                        let config = file_source(logs, &format!("race-out-{i}"));
+                        barrier.wait();
+                        let created =
+                            client.post("/connectors", &json!({"name": name, "config": config}));
+                        (created.status, created.text)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "round {round}: {answers:?}");
+        let winner = answers
+            .iter()
+            .position(|(s, _)| *s == 201)
+            .expect("a winner");
+        // Every worker keeps the winner's config.
+        for client in &clients {
+            wait_until("the winner's config everywhere", || {
+                client.get(&format!("/connectors/{name}/config")).body["topic"]
+                    == json!(format!("race-out-{winner}"))
+            });
+        }
+    }
+}
