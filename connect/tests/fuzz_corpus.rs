@@ -3,28 +3,35 @@
 
 use std::path::Path;
 
-#[test]
-fn worker_properties_corpus_replays() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/worker_properties");
+/// Runs every input of `fuzz/corpus/<target>` through `entry`.
+fn replay(target: &str, entry: fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).expect("the corpus directory") {
-        let path = entry.expect("a corpus entry").path();
+    for file in std::fs::read_dir(&dir).expect("the corpus directory") {
+        let path = file.expect("a corpus entry").path();
         let data = std::fs::read(&path).expect("a corpus file");
-        weir_connect::fuzzing::worker_properties(&data);
+        entry(&data);
         replayed += 1;
     }
     assert!(replayed >= 4, "only {replayed} inputs in {}", dir.display());
 }
 
 #[test]
+fn worker_properties_corpus_replays() {
+    replay(
+        "worker_properties",
+        weir_connect::fuzzing::worker_properties,
+    );
+}
+
+#[test]
 fn header_value_corpus_replays() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/header_value");
-    let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).expect("the corpus directory") {
-        let path = entry.expect("a corpus entry").path();
-        let data = std::fs::read(&path).expect("a corpus file");
-        weir_connect::fuzzing::header_value(&data);
-        replayed += 1;
-    }
-    assert!(replayed >= 4, "only {replayed} inputs in {}", dir.display());
+    replay("header_value", weir_connect::fuzzing::header_value);
+}
+
+#[test]
+fn storage_record_corpus_replays() {
+    replay("storage_record", weir_connect::fuzzing::storage_record);
 }

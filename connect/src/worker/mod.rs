@@ -26,7 +26,7 @@ mod kafka;
 mod membership;
 mod rebalance_delay;
 mod reconcile;
-mod records;
+pub(crate) mod records;
 mod slots;
 mod status;
 mod store;
