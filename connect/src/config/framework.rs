@@ -511,16 +511,7 @@ mod tests {
 
     #[test]
     fn transaction_keys_parse_and_need_a_plugin_that_supports_them() {
-        fn source<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-            let mut pairs = vec![
-                ("name", "src"),
-                ("connector.class", "test-source"),
-                ("topic", "logs"),
-                ("file.paths", "/tmp/a.log"),
-            ];
-            pairs.extend_from_slice(extra);
-            pairs
-        }
+        use crate::config::testing::source_pairs as source;
         let config = parse(&source(&[])).unwrap();
         assert!(!config.exactly_once_required);
         assert_eq!(config.transaction_boundary, TransactionBoundary::Poll);

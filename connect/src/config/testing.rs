@@ -12,6 +12,18 @@ use crate::{
 
 pub(crate) use crate::config::config_map as props;
 
+/// A valid `test-source` connector's props with `extra` after them.
+pub(crate) fn source_pairs<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = vec![
+        ("name", "src"),
+        ("connector.class", "test-source"),
+        ("topic", "logs"),
+        ("file.paths", "/tmp/a.log"),
+    ];
+    pairs.extend_from_slice(extra);
+    pairs
+}
+
 pub(crate) fn plugins() -> Plugins {
     Plugins::new(vec![Arc::new(TestSource), Arc::new(TestSink)])
 }

@@ -47,55 +47,44 @@ struct Kind<T: ?Sized> {
     make: fn(&ParsedConfig) -> Arc<T>,
 }
 
-const KINDS: &[Kind<dyn Converter>] = &[
-    Kind {
-        short: "json",
-        class: "org.apache.kafka.connect.json.JsonConverter",
-        def: JsonConverter::config_def,
-        make: |c| Arc::new(JsonConverter::from_config(c)),
-    },
-    Kind {
-        short: "string",
-        class: "org.apache.kafka.connect.storage.StringConverter",
-        def: StringConverter::config_def,
-        make: |_| Arc::new(StringConverter),
-    },
-    Kind {
-        short: "bytes",
-        class: "org.apache.kafka.connect.converters.ByteArrayConverter",
-        def: ByteArrayConverter::config_def,
-        make: |_| Arc::new(ByteArrayConverter),
-    },
-];
+/// A table of converter kinds: `extra` first, then the three converters that are key,
+/// value and header converters alike (each table coerces them to its own trait).
+macro_rules! kinds {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            $($extra,)*
+            Kind {
+                short: "json",
+                class: "org.apache.kafka.connect.json.JsonConverter",
+                def: JsonConverter::config_def,
+                make: |c| Arc::new(JsonConverter::from_config(c)),
+            },
+            Kind {
+                short: "string",
+                class: "org.apache.kafka.connect.storage.StringConverter",
+                def: StringConverter::config_def,
+                make: |_| Arc::new(StringConverter),
+            },
+            Kind {
+                short: "bytes",
+                class: "org.apache.kafka.connect.converters.ByteArrayConverter",
+                def: ByteArrayConverter::config_def,
+                make: |_| Arc::new(ByteArrayConverter),
+            },
+        ]
+    };
+}
+
+const KINDS: &[Kind<dyn Converter>] = kinds!();
 
 /// Kafka's header converters: its `SimpleHeaderConverter` and the three converters
 /// that are header converters too.
-const HEADER_KINDS: &[Kind<dyn HeaderConverter>] = &[
-    Kind {
-        short: "simple",
-        class: "org.apache.kafka.connect.storage.SimpleHeaderConverter",
-        def: SimpleHeaderConverter::config_def,
-        make: |_| Arc::new(SimpleHeaderConverter),
-    },
-    Kind {
-        short: "json",
-        class: "org.apache.kafka.connect.json.JsonConverter",
-        def: JsonConverter::config_def,
-        make: |c| Arc::new(JsonConverter::from_config(c)),
-    },
-    Kind {
-        short: "string",
-        class: "org.apache.kafka.connect.storage.StringConverter",
-        def: StringConverter::config_def,
-        make: |_| Arc::new(StringConverter),
-    },
-    Kind {
-        short: "bytes",
-        class: "org.apache.kafka.connect.converters.ByteArrayConverter",
-        def: ByteArrayConverter::config_def,
-        make: |_| Arc::new(ByteArrayConverter),
-    },
-];
+const HEADER_KINDS: &[Kind<dyn HeaderConverter>] = kinds!(Kind {
+    short: "simple",
+    class: "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+    def: SimpleHeaderConverter::config_def,
+    make: |_| Arc::new(SimpleHeaderConverter),
+});
 
 fn kind<T: ?Sized>(kinds: &'static [Kind<T>], name: &str) -> Option<&'static Kind<T>> {
     kinds

@@ -203,17 +203,10 @@ fn creation_error(topic: &str, group: &TopicCreationGroup, code: RDKafkaErrorCod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::testing::{plugins, props};
+    use crate::config::testing::{plugins, props, source_pairs};
 
     fn config(extra: &[(&str, &str)]) -> ConnectorConfig {
-        let mut pairs = vec![
-            ("name", "src"),
-            ("connector.class", "test-source"),
-            ("topic", "logs"),
-            ("file.paths", "/tmp/a.log"),
-        ];
-        pairs.extend_from_slice(extra);
-        ConnectorConfig::parse(&plugins(), &props(&pairs)).unwrap()
+        ConnectorConfig::parse(&plugins(), &props(&source_pairs(extra))).unwrap()
     }
 
     const ON: [(&str, &str); 2] = [
