@@ -299,6 +299,15 @@ sink:
         ),
         "metrics:\n{metrics}"
     );
+    // Every record committed: the lag, from the consumer's statistics, reaches 0.
+    wait_until("the sink's lag at 0", || {
+        support::Http::new(&connect.address)
+            .get("/metrics")
+            .text
+            .contains(
+            "weir_connect_sink_lag_records{connector=\"orders-sink\",task=\"0\",type=\"sink\"} 0",
+        )
+    });
 }
 
 #[test]
