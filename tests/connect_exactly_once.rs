@@ -65,7 +65,8 @@ fn worker_properties(dir: &Path, group: &str) -> std::path::PathBuf {
         format!(
             "group.id={group}\n\
              exactly.once.source.support=enabled\n\
-             session.timeout.ms=6000\n"
+             session.timeout.ms=6000\n\
+             scheduled.rebalance.max.delay.ms=0\n"
         ),
     )
     .expect("worker file");
