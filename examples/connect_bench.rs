@@ -160,12 +160,14 @@ fn file_source(
     file.flush()?;
     let topic = format!("bench-logs-{run}-{mode}");
     let yaml = format!(
-        "name: bench-logs-{mode}\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {}/*.log\n  batch.max.records: 5000\n  converters: {{key: string, value: string}}\n",
+        "name: bench-logs-{run}-{mode}\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {}/*.log\n  batch.max.records: 5000\n  converters: {{key: string, value: string}}\n",
         logs.display()
     );
     let consumer = consumer(bootstrap)?;
     let prefix = exactly_once.then_some("bench");
-    let connector = format!("bench-logs-{mode}-source");
+    // Names unique to the run: a file of an earlier run whose inode this run's file
+    // reuses must not lend it its stored position.
+    let connector = format!("bench-logs-{run}-{mode}-source");
     let elapsed = run_pipeline(runtime, bootstrap, &yaml, CHECK_EVERY, prefix, |worker| {
         // The bench's consumer reads committed records: the end it sees is the last
         // stable offset.
@@ -262,7 +264,7 @@ fn end_to_end(
     let topic = format!("bench-latency-{run}-{rate}");
     let list = format!("bench-latency-{rate}");
     let yaml = format!(
-        "name: bench-latency-{rate}\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {logs}/*.log\n  poll.interval.ms: 10\n  converters: {{key: string, value: string}}\nsink:\n  connector: redis-sink\n  topics: [{topic}]\n  redis.uri: redis://127.0.0.1:{port}\n  redis.command: RPUSH\n  redis.key: {list}\n  batch.max.ms: 5\n  converters: {{key: string, value: string}}\n",
+        "name: bench-latency-{run}-{rate}\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {logs}/*.log\n  poll.interval.ms: 10\n  converters: {{key: string, value: string}}\nsink:\n  connector: redis-sink\n  topics: [{topic}]\n  redis.uri: redis://127.0.0.1:{port}\n  redis.command: RPUSH\n  redis.key: {list}\n  batch.max.ms: 5\n  converters: {{key: string, value: string}}\n",
         logs = logs.display(),
         port = redis.port
     );
