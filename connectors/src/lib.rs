@@ -2,6 +2,7 @@
 //! offers.
 
 pub mod file;
+pub mod postgres;
 pub mod redis_sink;
 
 use std::sync::Arc;

@@ -1,0 +1,1 @@
+//! The `pgoutput` logical decoding messages (protocol version 1).

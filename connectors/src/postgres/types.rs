@@ -1,0 +1,1 @@
+//! Debezium's mapping of PostgreSQL column types to Kafka Connect schemas and values.
