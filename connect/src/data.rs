@@ -4,6 +4,8 @@
 //! bytes in the log into `Data` and back (`json`, `string`, `bytes`); transforms that
 //! address fields need `Data::Json` objects and say so when they get anything else.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -63,6 +65,11 @@ impl Data {
     }
 }
 
+/// A Kafka Connect schema in the JSON form Kafka's `JsonConverter` writes, e.g.
+/// `{"type":"struct","fields":[…],"optional":false,"name":"db.public.orders.Value"}`.
+/// Shared: a source builds one per table and hands it to every record of that table.
+pub type Schema = Arc<Value>;
+
 /// A record header. Kafka allows null header values and repeated keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
@@ -93,6 +100,11 @@ pub struct Record {
     /// The record's Kafka offset: set on records read from the log for a sink, `None`
     /// on a source's records, which get theirs only when the log appends them.
     pub offset: Option<i64>,
+    /// The key's Kafka Connect schema, when the source knows one (a CDC source does):
+    /// the JSON converter writes it into the envelope with `schemas.enable=true`.
+    pub key_schema: Option<Schema>,
+    /// The value's Kafka Connect schema, as `key_schema`.
+    pub value_schema: Option<Schema>,
 }
 
 impl Record {
@@ -106,6 +118,8 @@ impl Record {
             headers: Vec::new(),
             timestamp: None,
             offset: None,
+            key_schema: None,
+            value_schema: None,
         }
     }
 

@@ -30,7 +30,9 @@ mod source;
 pub mod transforms;
 pub mod worker;
 
-pub use data::{Data, Header, Record, SinkRecord, SourceOffset, SourcePartition, SourceRecord};
+pub use data::{
+    Data, Header, Record, Schema, SinkRecord, SourceOffset, SourcePartition, SourceRecord,
+};
 pub use error::{ConnectError, ErrorDomain, RetryHint};
 pub use plugin::{ConnectorPlugin, ConnectorType, ExactlyOnceSupport, Plugins, Task};
 pub use sink::{RecordFailure, Sink, SinkContext};

@@ -3,9 +3,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::runtime::TaskMetrics;
 use crate::{ConnectError, SourceOffset, SourcePartition, SourceRecord};
 
 /// A source task: reads an external system and hands records to the runtime.
@@ -61,6 +64,8 @@ pub struct SourceContext {
     offsets: HashMap<String, SourceOffset>,
     /// The connector's `batch.max.records`: the most records one `poll` should return.
     batch_max_records: Option<usize>,
+    /// The task's metrics, for gauges of the connector's own.
+    metrics: Option<Arc<TaskMetrics>>,
 }
 
 impl SourceContext {
@@ -77,6 +82,22 @@ impl SourceContext {
                 .map(|(p, o)| (p.to_string(), o))
                 .collect(),
             batch_max_records: None,
+            metrics: None,
+        }
+    }
+
+    /// Lets the task register gauges on the worker's `/metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<TaskMetrics>) -> SourceContext {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// A gauge of this task on the worker's `/metrics` (see [`TaskMetrics::gauge`]);
+    /// one that nothing renders when the runtime gave no metrics (a test).
+    pub fn gauge(&self, name: &'static str, help: &'static str) -> Arc<AtomicI64> {
+        match &self.metrics {
+            Some(metrics) => metrics.gauge(name, help),
+            None => Arc::new(AtomicI64::new(0)),
         }
     }
 

@@ -5,7 +5,8 @@
 //! set `schemas.enable=true` to exchange data with Kafka Connect workers that use the
 //! `{"schema": …, "payload": …}` envelope. With it on, deserialize unwraps the envelope
 //! (the schema is not interpreted) and serialize writes `{"schema":null,"payload":…}`,
-//! which Kafka's converter reads as schemaless data.
+//! which Kafka's converter reads as schemaless data — or, for a record whose source
+//! gave its schema (the PostgreSQL CDC source does, as Debezium), that schema.
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -45,6 +46,15 @@ impl JsonConverter {
 
 impl super::Converter for JsonConverter {
     fn serialize(&self, topic: &str, data: &Data) -> Result<Option<Bytes>, ConnectError> {
+        self.serialize_with_schema(topic, data, None)
+    }
+
+    fn serialize_with_schema(
+        &self,
+        topic: &str,
+        data: &Data,
+        schema: Option<&Value>,
+    ) -> Result<Option<Bytes>, ConnectError> {
         let payload = match data {
             Data::Null | Data::Json(Value::Null) => return Ok(None),
             Data::Json(value) => value.clone(),
@@ -61,8 +71,17 @@ impl super::Converter for JsonConverter {
             return Ok(Some(Bytes::from(text)));
         }
         // Written by hand so `schema` comes first, as Kafka writes it.
-        let mut envelope = Vec::with_capacity(text.len() + 30);
-        envelope.extend_from_slice(br#"{"schema":null,"payload":"#);
+        let schema = match schema {
+            Some(schema) => serde_json::to_vec(schema).map_err(|e| {
+                ConnectError::internal(format!("Writing the schema failed for topic {topic}"))
+                    .with_source(e)
+            })?,
+            None => b"null".to_vec(),
+        };
+        let mut envelope = Vec::with_capacity(text.len() + schema.len() + 26);
+        envelope.extend_from_slice(br#"{"schema":"#);
+        envelope.extend_from_slice(&schema);
+        envelope.extend_from_slice(br#","payload":"#);
         envelope.extend_from_slice(&text);
         envelope.push(b'}');
         Ok(Some(Bytes::from(envelope)))
@@ -110,7 +129,7 @@ fn unwrap_envelope(topic: &str, value: Value) -> Result<Value, ConnectError> {
 
 /// Standard base64 with padding, as Jackson writes `byte[]` (and Kafka's `Cast` and
 /// `Values` render bytes as text).
-pub(crate) fn base64(bytes: &[u8]) -> String {
+pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -177,6 +196,29 @@ mod tests {
                 .unwrap(),
             Data::Null
         );
+    }
+
+    #[test]
+    fn a_schema_the_source_gave_is_written_into_the_envelope() {
+        let schema = json!({"type": "struct", "fields": [{"type": "int32", "optional": false, "field": "id"}], "optional": false});
+        let data = Data::Json(json!({"id": 7}));
+        let with = JsonConverter::new(true)
+            .serialize_with_schema("t", &data, Some(&schema))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&with).unwrap(),
+            json!({"schema": schema, "payload": {"id": 7}})
+        );
+        assert!(
+            with.starts_with(br#"{"schema":{"#),
+            "schema comes first, as Kafka writes it"
+        );
+        let without = JsonConverter::new(false)
+            .serialize_with_schema("t", &data, Some(&schema))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&without[..], br#"{"id":7}"#);
     }
 
     #[test]

@@ -18,13 +18,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use serde_json::Value;
 
 use crate::config::{closest, ConfigDef, ConfigIssue, ConfigMap, ParsedConfig, HEADER_CONVERTER};
 use crate::{ConnectError, Data};
 
 pub use self::byte_array::ByteArrayConverter;
 pub use self::header::HeaderConverter;
-pub(crate) use self::json::base64;
+pub use self::json::base64;
 pub use self::json::JsonConverter;
 pub use self::simple_header::{parse_string, SimpleHeaderConverter};
 pub use self::string::StringConverter;
@@ -33,6 +34,18 @@ pub use self::string::StringConverter;
 pub trait Converter: Send + Sync + fmt::Debug {
     /// Bytes for the log; `None` for a null key or a tombstone.
     fn serialize(&self, topic: &str, data: &Data) -> Result<Option<Bytes>, ConnectError>;
+
+    /// As `serialize`, for data whose source knows its Kafka Connect schema. Only a
+    /// converter that writes schemas (JSON with `schemas.enable`) uses it.
+    fn serialize_with_schema(
+        &self,
+        topic: &str,
+        data: &Data,
+        schema: Option<&Value>,
+    ) -> Result<Option<Bytes>, ConnectError> {
+        let _ = schema;
+        self.serialize(topic, data)
+    }
 
     /// Data from the log; `bytes` is `None` for a null key or a tombstone.
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Data, ConnectError>;

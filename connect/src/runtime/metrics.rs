@@ -31,6 +31,16 @@ pub struct TaskMetrics {
     /// Sink only: records in the log not yet consumed by this task, summed over its
     /// partitions (-1 until known).
     pub lag: AtomicI64,
+    /// Gauges a connector defines for itself (a CDC source's slot lag), by name.
+    gauges: Mutex<Vec<Gauge>>,
+}
+
+/// One connector-defined gauge.
+#[derive(Debug, Clone)]
+struct Gauge {
+    name: &'static str,
+    help: &'static str,
+    value: Arc<AtomicI64>,
 }
 
 impl TaskMetrics {
@@ -44,7 +54,25 @@ impl TaskMetrics {
             dead_letter_records: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             lag: AtomicI64::new(-1),
+            gauges: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The connector-defined gauge `name` of this task, registered on first use and
+    /// rendered as `name{connector,task,type}`. `name` must be a valid Prometheus
+    /// metric name; the same name always has the same `help`.
+    pub fn gauge(&self, name: &'static str, help: &'static str) -> Arc<AtomicI64> {
+        let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(gauge) = gauges.iter().find(|g| g.name == name) {
+            return Arc::clone(&gauge.value);
+        }
+        let value = Arc::new(AtomicI64::new(0));
+        gauges.push(Gauge {
+            name,
+            help,
+            value: Arc::clone(&value),
+        });
+        value
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
@@ -117,6 +145,32 @@ impl Metrics {
                 );
             }
         }
+        let gauges: BTreeMap<&'static str, Vec<(&ConnectorTaskId, &TaskMetrics, Gauge)>> = tasks
+            .iter()
+            .fold(BTreeMap::new(), |mut by_name, (id, metrics)| {
+                let gauges = metrics.gauges.lock().unwrap_or_else(|e| e.into_inner());
+                for gauge in gauges.iter() {
+                    by_name
+                        .entry(gauge.name)
+                        .or_default()
+                        .push((id, &**metrics, gauge.clone()));
+                }
+                by_name
+            });
+        for (name, series) in gauges {
+            let _ = writeln!(out, "# HELP {name} {}", series[0].2.help);
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            for (id, metrics, gauge) in series {
+                let _ = writeln!(
+                    out,
+                    "{name}{{connector=\"{}\",task=\"{}\",type=\"{}\"}} {}",
+                    escape(&id.connector),
+                    id.task,
+                    metrics.connector_type,
+                    gauge.value.load(Ordering::Relaxed)
+                );
+            }
+        }
         out
     }
 }
@@ -132,6 +186,33 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connector_gauges_render_once_per_name() {
+        let metrics = Metrics::default();
+        let task = |n| ConnectorTaskId {
+            connector: "cdc".into(),
+            task: n,
+        };
+        let a = metrics.task(&task(0), ConnectorType::Source);
+        let b = metrics.task(&task(1), ConnectorType::Source);
+        a.gauge("weir_test_lag_bytes", "Lag.")
+            .store(42, Ordering::Relaxed);
+        b.gauge("weir_test_lag_bytes", "Lag.")
+            .store(7, Ordering::Relaxed);
+        a.gauge("weir_test_lag_bytes", "Lag.")
+            .fetch_add(1, Ordering::Relaxed);
+        let text = metrics.render();
+        assert_eq!(text.matches("# TYPE weir_test_lag_bytes gauge").count(), 1);
+        assert!(
+            text.contains(r#"weir_test_lag_bytes{connector="cdc",task="0",type="source"} 43"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"weir_test_lag_bytes{connector="cdc",task="1",type="source"} 7"#),
+            "{text}"
+        );
+    }
 
     #[test]
     fn renders_each_task_with_labels() {

@@ -306,6 +306,8 @@ impl SinkTaskRun<'_> {
                 headers: headers.clone(),
                 timestamp: message.timestamp().to_millis(),
                 offset: Some(message.offset()),
+                key_schema: None,
+                value_schema: None,
             };
             match self.config.transforms.apply(record) {
                 Ok(Some(record)) => records.push(SinkRecord {

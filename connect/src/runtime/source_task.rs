@@ -94,7 +94,8 @@ impl SourceTaskRun<'_> {
         source
             .open(
                 SourceContext::new(&self.id.connector, self.id.task, stored)
-                    .with_batch_max_records(self.config.batch_max_records),
+                    .with_batch_max_records(self.config.batch_max_records)
+                    .with_metrics(Arc::clone(&self.metrics)),
             )
             .await?;
         let result = self.run_open(source.as_mut()).await;
@@ -241,11 +242,11 @@ impl SourceTaskRun<'_> {
                 return Ok(None);
             }
         };
-        let key = match self
-            .config
-            .key_converter
-            .serialize(&record.topic, &record.key)
-        {
+        let key = match self.config.key_converter.serialize_with_schema(
+            &record.topic,
+            &record.key,
+            record.key_schema.as_deref(),
+        ) {
             Ok(key) => key,
             Err(error) => {
                 reporter
@@ -262,11 +263,11 @@ impl SourceTaskRun<'_> {
                 return Ok(None);
             }
         };
-        let value = match self
-            .config
-            .value_converter
-            .serialize(&record.topic, &record.value)
-        {
+        let value = match self.config.value_converter.serialize_with_schema(
+            &record.topic,
+            &record.value,
+            record.value_schema.as_deref(),
+        ) {
             Ok(value) => value,
             Err(error) => {
                 reporter

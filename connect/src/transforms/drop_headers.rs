@@ -35,6 +35,10 @@ pub(super) fn build(
 }
 
 impl Transform for DropHeaders {
+    fn keeps_schemas(&self) -> bool {
+        true
+    }
+
     fn apply(&self, mut record: Record) -> Result<Option<Record>, ConnectError> {
         record.headers.retain(|h| !self.keys.contains(&h.key));
         Ok(Some(record))

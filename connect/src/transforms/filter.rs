@@ -21,6 +21,10 @@ pub(super) fn build(_: Label, _: &Settings) -> Result<Box<dyn Transform>, Vec<Co
 }
 
 impl Transform for Filter {
+    fn keeps_schemas(&self) -> bool {
+        true
+    }
+
     fn apply(&self, _record: Record) -> Result<Option<Record>, ConnectError> {
         Ok(None)
     }

@@ -57,6 +57,10 @@ pub(super) fn build(
 }
 
 impl Transform for InsertHeader {
+    fn keeps_schemas(&self) -> bool {
+        true
+    }
+
     fn apply(&self, mut record: Record) -> Result<Option<Record>, ConnectError> {
         let value = self
             .converter

@@ -67,6 +67,14 @@ pub use registry::{predicate_types, transform_types};
 /// Changes, replaces or drops one record. `Ok(None)` drops it.
 pub trait Transform: Send + Sync + fmt::Debug {
     fn apply(&self, record: Record) -> Result<Option<Record>, ConnectError>;
+
+    /// Whether the record's key and value leave this transform as they came (it only
+    /// routes, filters or touches headers), so a schema the source gave still
+    /// describes them. After any other transform the chain drops the schemas: a
+    /// schema that no longer matches its payload is worse than none.
+    fn keeps_schemas(&self) -> bool {
+        false
+    }
 }
 
 /// A condition on a record, used with `transforms.<name>.predicate`.

@@ -143,6 +143,10 @@ pub(super) fn build(
 }
 
 impl Transform for RegexRouter {
+    fn keeps_schemas(&self) -> bool {
+        true
+    }
+
     fn apply(&self, mut record: Record) -> Result<Option<Record>, ConnectError> {
         if let Some(captures) = self.regex.captures(&record.topic) {
             record.topic = expand(&self.replacement, &captures);

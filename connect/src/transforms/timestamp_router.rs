@@ -57,6 +57,10 @@ pub(super) fn build(
 }
 
 impl Transform for TimestampRouter {
+    fn keeps_schemas(&self) -> bool {
+        true
+    }
+
     fn apply(&self, mut record: Record) -> Result<Option<Record>, ConnectError> {
         let Some(timestamp) = record.timestamp else {
             return Err(self.label.error(format_args!(

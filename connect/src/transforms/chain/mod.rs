@@ -60,6 +60,10 @@ impl TransformChain {
                 Some(next) => record = next,
                 None => return Ok(None),
             }
+            if !stage.transform.keeps_schemas() {
+                record.key_schema = None;
+                record.value_schema = None;
+            }
         }
         Ok(Some(record))
     }
@@ -116,6 +120,30 @@ mod tests {
             .unwrap();
         assert_eq!(out.topic, "logs");
         assert_eq!(out.value, Data::Json(json!({"from": "logs"})));
+    }
+
+    #[test]
+    fn schemas_survive_routing_and_go_with_a_changed_value() {
+        let schema = std::sync::Arc::new(json!({"type": "struct", "fields": []}));
+        let mut record = json_record("logs-raw", json!({}));
+        record.key_schema = Some(schema.clone());
+        record.value_schema = Some(schema.clone());
+        let route = [
+            ("transforms", "route"),
+            ("transforms.route.type", "RegexRouter"),
+            ("transforms.route.regex", "(.*)-raw"),
+            ("transforms.route.replacement", "$1"),
+        ];
+        let routed = chain(&route).apply(record.clone()).unwrap().unwrap();
+        assert_eq!(routed.value_schema, Some(schema.clone()));
+        let insert = [
+            ("transforms", "add"),
+            ("transforms.add.type", "InsertField$Value"),
+            ("transforms.add.topic.field", "from"),
+        ];
+        let changed = chain(&insert).apply(record).unwrap().unwrap();
+        assert_eq!(changed.value_schema, None);
+        assert_eq!(changed.key_schema, None);
     }
 
     #[test]

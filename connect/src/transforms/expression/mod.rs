@@ -122,6 +122,10 @@ pub(super) fn build(_: Label, settings: &Settings) -> Result<Box<dyn Transform>,
 }
 
 impl Transform for ExpressionFilter {
+    fn keeps_schemas(&self) -> bool {
+        true
+    }
+
     fn apply(&self, record: Record) -> Result<Option<Record>, ConnectError> {
         Ok((self.condition.test(&record) == self.keep_when).then_some(record))
     }
