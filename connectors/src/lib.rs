@@ -2,6 +2,8 @@
 //! offers.
 
 pub mod file;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod postgres;
 pub mod redis_sink;
 
