@@ -5,9 +5,9 @@
 #   scripts/test.sh --e2e-only      deps, release build and the end-to-end tests only
 #   scripts/test.sh -- -k kcat      extra arguments after `--` go to pytest
 #
-# Installs what is missing, idempotently: Debian packages (kcat, redis-server, python3-venv, a C
-# toolchain, nodejs and npm) with one `apt-get update` only when something is missing, a
-# Python virtualenv at .venv from tests/python/requirements.txt, and kafkajs into
+# Installs what is missing, idempotently: Debian packages (kcat, redis-server, postgresql,
+# python3-venv, a C toolchain, nodejs and npm) with one `apt-get update` only when something
+# is missing, a Python virtualenv at .venv from tests/python/requirements.txt, and kafkajs into
 # tests/js/node_modules from tests/js/package-lock.json (`npm ci`). Stops at the first failure
 # with a line saying which step failed. The last line printed is a summary.
 set -euo pipefail
@@ -66,6 +66,15 @@ missing=()
 command -v kcat >/dev/null || missing+=(kcat)
 # The Redis sink's tests start their own redis-server on a free port.
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The PostgreSQL CDC source's tests initdb and start their own servers on free ports, so
+# they need the server binaries, which are not on PATH. The package also starts a cluster
+# on 5432; the tests neither use nor stop it.
+pg_bindir() {
+    local dir
+    dir="$(pg_config --bindir 2>/dev/null)" && [[ -x "$dir/initdb" ]] && return 0
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+pg_bindir || missing+=(postgresql)
 command -v cc >/dev/null || missing+=(build-essential)
 command -v make >/dev/null || missing+=(make)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
@@ -78,6 +87,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 command -v kcat >/dev/null || fail "kcat is still missing after apt-get install kcat"
 command -v redis-server >/dev/null || fail "redis-server is still missing after apt-get install redis-server"
+pg_bindir || fail "PostgreSQL's initdb is still missing after apt-get install postgresql"
 command -v node >/dev/null || fail "node is still missing after apt-get install nodejs"
 command -v npm >/dev/null || fail "npm is still missing after apt-get install npm"
 command -v cargo >/dev/null || fail "cargo is missing: install Rust (rustup) first"

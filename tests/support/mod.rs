@@ -8,6 +8,8 @@ mod command;
 mod connect;
 mod http;
 mod in_process;
+#[path = "../../connectors/tests/support/postgres_server.rs"]
+mod postgres_server;
 mod process;
 #[path = "../../connectors/tests/support/redis_server.rs"]
 mod redis_server;
@@ -26,6 +28,7 @@ pub(crate) use command::{ok, weir};
 pub(crate) use connect::ConnectProcess;
 pub(crate) use http::Http;
 pub(crate) use in_process::InProcessBroker;
+pub(crate) use postgres_server::PostgresServer;
 pub(crate) use process::BrokerProcess;
 pub(crate) use redis_server::RedisServer;
 
