@@ -15,6 +15,7 @@ use weir_connect::{ConnectorPlugin, Plugins};
 pub fn plugins() -> Plugins {
     let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![
         Arc::new(file::FileSourceConnector),
+        Arc::new(postgres::PostgresConnector),
         Arc::new(redis_sink::RedisSinkConnector),
     ];
     Plugins::new(plugins)

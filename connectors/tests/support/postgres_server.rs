@@ -138,6 +138,32 @@ impl PostgresServer {
             .unwrap_or_else(|err| panic!("psql failed on port {}: {err}\nSQL: {sql}", self.port))
     }
 
+    /// [`PostgresServer::psql`] in another database of the server.
+    pub(crate) fn psql_in(&self, database: &str, sql: &str) -> String {
+        self.run_psql(database, "postgres", None, sql)
+            .unwrap_or_else(|err| panic!("psql failed on port {}: {err}\nSQL: {sql}", self.port))
+    }
+
+    /// Starts psql on `sql` in `weir` and returns at once, for load that runs while
+    /// the test does something else; [`BackgroundPsql::wait`] checks it succeeded.
+    pub(crate) fn spawn_psql(&self, sql: &str) -> BackgroundPsql {
+        let mut command = self.command("psql");
+        command
+            .args(["-X", "-q", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", self.host(), "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-d", DATABASE])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = run_output("psql", command.spawn());
+        let mut stdin = child.stdin.take().expect("psql's stdin");
+        stdin
+            .write_all(sql.as_bytes())
+            .expect("write psql's script");
+        drop(stdin);
+        BackgroundPsql { child }
+    }
+
     /// [`PostgresServer::psql`], with psql's error as `Err` instead of a panic.
     pub(crate) fn try_psql(&self, sql: &str) -> Result<String, String> {
         self.run_psql(DATABASE, "postgres", None, sql)
@@ -437,11 +463,6 @@ impl PostgresServer {
         result
     }
 
-    fn psql_in(&self, database: &str, sql: &str) -> String {
-        self.run_psql(database, "postgres", None, sql)
-            .unwrap_or_else(|err| panic!("psql failed on port {}: {err}\nSQL: {sql}", self.port))
-    }
-
     /// Runs psql over TCP, as clients under test connect, with the SQL on stdin so that
     /// each statement runs on its own (`-c` would make them one implicit transaction).
     fn run_psql(
@@ -606,4 +627,33 @@ fn run_output<T>(program: &str, result: std::io::Result<T>) -> T {
         }
         _ => panic!("cannot run {program}: {e}"),
     })
+}
+
+/// A psql run in the background ([`PostgresServer::spawn_psql`]).
+#[derive(Debug)]
+pub(crate) struct BackgroundPsql {
+    child: Child,
+}
+
+impl BackgroundPsql {
+    /// Waits for psql to end; `Err` carries its error output.
+    pub(crate) fn try_wait(mut self) -> Result<(), String> {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let status = self.child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("psql exited with {status}: {}", stderr.trim()))
+        }
+    }
+
+    /// Waits for psql to end and panics if it failed.
+    pub(crate) fn wait(self) {
+        if let Err(err) = self.try_wait() {
+            panic!("{err}");
+        }
+    }
 }

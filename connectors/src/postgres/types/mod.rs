@@ -41,13 +41,6 @@
 //! epoch days of pgjdbc's sentinel dates (see [`convert`]), and an unconstrained
 //! `varbit` declares `length` 2147483647.
 
-// The source's decoder and snapshot are the callers; until they land only the tests use
-// this module. Remove the allow with them.
-#![allow(
-    dead_code,
-    reason = "the CDC source that calls this is not wired in yet"
-)]
-
 mod array;
 mod convert;
 mod mapping;
