@@ -12,7 +12,9 @@ use std::time::Duration;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::{json, Value};
-use support::{create_topic, read_all, wait_until, BrokerProcess, ConnectProcess, RedisServer};
+use support::{
+    create_topic, read_all, wait_until, BrokerProcess, ConnectProcess, PostgresServer, RedisServer,
+};
 
 /// Appends `lines` to `path`, creating it if needed.
 fn append(path: &Path, lines: &[String]) {
@@ -310,9 +312,79 @@ sink:
     });
 }
 
+fn redis_hash(redis: &RedisServer, key: &str) -> BTreeMap<String, String> {
+    let mut connection = redis.client(None);
+    redis::cmd("HGETALL")
+        .arg(key)
+        .query(&mut connection)
+        .expect("HGETALL")
+}
+
+#[test]
+fn the_postgres_to_redis_example_keeps_redis_in_step_with_the_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let redis = RedisServer::start();
+    let pg = PostgresServer::start();
+    pg.psql(
+        "CREATE TABLE customers (id int PRIMARY KEY, name text, email text);
+         INSERT INTO customers VALUES (1, 'Ann', 'ann@example.com');",
+    );
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipelines/postgres-to-redis.yaml");
+    let port = pg.port().to_string();
+    let uri = redis.uri();
+    let envs = [
+        ("PGHOST", "127.0.0.1"),
+        ("PGPORT", port.as_str()),
+        ("PGUSER", "postgres"),
+        ("PGDATABASE", pg.database()),
+        ("REDIS_URI", uri.as_str()),
+    ];
+    let connect = ConnectProcess::run(&broker.bootstrap, &example, &envs);
+    // The snapshot's row, then changes.
+    wait_with_log(&connect, "the snapshot row in Redis", || {
+        redis_hash(&redis, "customer:1")
+            .get("name")
+            .map(String::as_str)
+            == Some("Ann")
+    });
+    pg.psql(
+        "INSERT INTO customers VALUES (2, 'Bob', 'bob@example.com');
+         UPDATE customers SET email = 'ann@example.org' WHERE id = 1;",
+    );
+    wait_with_log(&connect, "the insert and the update in Redis", || {
+        redis_hash(&redis, "customer:2")
+            .get("name")
+            .map(String::as_str)
+            == Some("Bob")
+            && redis_hash(&redis, "customer:1")
+                .get("email")
+                .map(String::as_str)
+                == Some("ann@example.org")
+    });
+    pg.psql("DELETE FROM customers WHERE id = 2;");
+    wait_with_log(&connect, "the delete in Redis", || {
+        redis_hash(&redis, "customer:2").is_empty()
+    });
+    assert_eq!(
+        redis_hash(&redis, "customer:1"),
+        BTreeMap::from([
+            ("id".to_string(), "1".to_string()),
+            ("name".to_string(), "Ann".to_string()),
+            ("email".to_string(), "ann@example.org".to_string()),
+        ])
+    );
+}
+
 #[test]
 fn example_pipelines_are_valid() {
-    for example in ["log-shipping.yaml", "topic-to-redis.yaml"] {
+    for example in [
+        "log-shipping.yaml",
+        "topic-to-redis.yaml",
+        "postgres-to-topic.yaml",
+        "postgres-to-redis.yaml",
+    ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples/pipelines")
             .join(example);
