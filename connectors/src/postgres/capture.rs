@@ -112,7 +112,7 @@ impl Capture {
     /// Whether no transaction is open and no record is held: the stream is between
     /// transactions, so a heartbeat may carry the current position.
     pub(crate) fn is_idle(&self) -> bool {
-        self.txn.is_none() && self.held.is_none()
+        self.txn.is_none() && self.held.is_none() && self.skip.is_none()
     }
 
     /// The position a heartbeat stores while idle.
@@ -137,7 +137,7 @@ impl Capture {
     /// Hands out the held record (when the stream is known to have gone quiet after
     /// a commit, it was released already; a record inside a transaction stays held).
     pub(crate) fn take_held_if_closed(&mut self) -> Option<SourceRecord> {
-        if self.txn.is_none() {
+        if self.txn.is_none() && self.skip.is_none() {
             self.held.take()
         } else {
             None

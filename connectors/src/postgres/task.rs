@@ -49,6 +49,11 @@ pub(crate) struct PostgresSourceTask {
     last_heartbeat: Instant,
     heartbeat_topic: String,
     metrics: Option<SlotMetrics>,
+    /// What the task was opened with, for starting over after a failed snapshot.
+    context: Option<SourceContext>,
+    /// This task made the slot and has confirmed nothing from it yet: a snapshot
+    /// that starts over makes it again, to meet the stream exactly.
+    own_unconfirmed_slot: bool,
 }
 
 impl PostgresSourceTask {
@@ -63,6 +68,8 @@ impl PostgresSourceTask {
         });
         PostgresSourceTask {
             metrics: None,
+            context: None,
+            own_unconfirmed_slot: false,
             config: Arc::new(config),
             events,
             conn: None,
@@ -145,6 +152,7 @@ impl PostgresSourceTask {
             && (stored
                 .as_ref()
                 .is_some_and(Position::in_unfinished_snapshot)
+                || self.own_unconfirmed_slot
                 || slot.as_ref().and_then(|s| s.wal_status.as_deref()) == Some("lost"));
         if recreate {
             tracing::info!(slot = %config.slot_name, "recreating the slot for a new snapshot");
@@ -182,6 +190,7 @@ impl PostgresSourceTask {
             tracing::info!(slot = %config.slot_name, at = %format_lsn(created.consistent_point), "replication slot created");
             exported = created.snapshot;
             start_lsn = created.consistent_point;
+            self.own_unconfirmed_slot = snapshot;
         } else if snapshot {
             // A snapshot over a slot that already exists (`always`, or a slot made
             // before the connector): the transaction's own snapshot is read and the
@@ -361,15 +370,22 @@ impl PostgresSourceTask {
 #[async_trait]
 impl Source for PostgresSourceTask {
     async fn open(&mut self, context: SourceContext) -> Result<(), ConnectError> {
+        self.context = Some(context.clone());
         self.start(&context).await
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-        match self.phase {
-            Phase::Closed => Err(ConnectError::internal("poll before open")),
+        let polled = match self.phase {
+            Phase::Closed => {
+                // A snapshot that failed is taken again from the start.
+                let Some(context) = self.context.clone() else {
+                    return Err(ConnectError::internal("poll before open"));
+                };
+                self.start(&context).await.map(|()| Vec::new())
+            }
             Phase::Snapshot(_) => self.poll_snapshot().await,
             Phase::Streaming => {
-                if self.stream.is_none() {
+                if self.stream.is_none() || self.conn.is_none() {
                     self.reconnect().await?;
                 }
                 self.poll_stream().await
@@ -378,7 +394,20 @@ impl Source for PostgresSourceTask {
                 tokio::time::sleep(self.config.poll_interval).await;
                 Ok(Vec::new())
             }
+        };
+        if polled.is_err() {
+            // A connection that failed is not trusted again: the next poll makes new
+            // ones, and carries on after the last record handed out. A snapshot
+            // cannot resume in a new transaction, so it starts over.
+            self.conn = None;
+            if let Some(stream) = self.stream.take() {
+                stream.close().await;
+            }
+            if matches!(self.phase, Phase::Snapshot(_)) {
+                self.phase = Phase::Closed;
+            }
         }
+        polled
     }
 
     async fn commit(
@@ -397,6 +426,7 @@ impl Source for PostgresSourceTask {
             .max()
         {
             stream.confirm(at);
+            self.own_unconfirmed_slot = false;
             if let Some(metrics) = &self.metrics {
                 metrics.confirmed(at);
             }
