@@ -824,3 +824,54 @@ async fn decimal_and_time_modes_change_the_mapping() {
     );
     cdc.close().await;
 }
+
+#[tokio::test]
+async fn a_restarted_server_is_reconnected_to_after_the_last_record() {
+    let mut pg = PostgresServer::start();
+    pg.psql("CREATE TABLE t (id int PRIMARY KEY);");
+    let mut cdc = Cdc::open(&pg, "restart", &[]).await;
+    cdc.drain().await;
+    pg.psql("INSERT INTO t SELECT generate_series(1, 100);");
+    let mut ids: Vec<i64> = cdc
+        .take(100)
+        .await
+        .iter()
+        .map(|r| key(r)["id"].as_i64().unwrap())
+        .collect();
+    for (round, kill) in [(1, false), (2, true)] {
+        if kill {
+            pg.kill();
+            pg.start_again();
+        } else {
+            pg.restart();
+        }
+        pg.psql(&format!(
+            "INSERT INTO t SELECT generate_series({}, {});",
+            round * 100 + 1,
+            round * 100 + 100
+        ));
+        // Polls fail while the old connections die; the runtime retries them.
+        let deadline = Instant::now() + PATIENCE;
+        while ids.len() < (round as usize + 1) * 100 {
+            assert!(
+                Instant::now() < deadline,
+                "no reconnection after round {round}"
+            );
+            match cdc.source.poll().await {
+                Ok(records) => {
+                    if let Some(last) = records.last() {
+                        let stored = [(last.source_partition.clone(), last.source_offset.clone())];
+                        cdc.source.commit(&stored).await.unwrap();
+                    }
+                    ids.extend(records.iter().map(|r| key(r)["id"].as_i64().unwrap()));
+                }
+                Err(e) => {
+                    assert!(e.is_retryable(), "{}", e.chain());
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+    assert_eq!(ids, (1..=300).collect::<Vec<_>>());
+    cdc.close().await;
+}
