@@ -709,13 +709,25 @@ fn an_idle_captured_table_keeps_wal_retained_flat() {
         written > 16 << 20,
         "the other database wrote only {written} bytes of WAL: not a test of retention"
     );
-    // Over the second half of the run, with WAL written all along, what the slot keeps
-    // stays a small part of it: a slot stuck at its start would keep all of it.
+    // Over the second half of the run, with WAL written all along, the restart point
+    // keeps stepping forward, so what the slot keeps stays bounded by a few steps'
+    // worth instead of growing with what was written (a stuck slot keeps all of it).
+    // The bound is loose because a step lasts as long as a CHECKPOINT under this load
+    // plus the confirmation's round trip, a few seconds of a 20 s run; over a soak run
+    // the same bound is a small fraction.
     let late = &samples[samples.len() / 2..];
     let max_retained = late.iter().map(|s| s.retained).max().unwrap_or(0);
     let max_lag = late.iter().map(|s| s.lag).max().unwrap_or(0);
+    let steps = late
+        .windows(2)
+        .filter(|w| w[1].retained < w[0].retained)
+        .count();
     assert!(
-        max_retained < written / 4,
+        steps >= 2,
+        "the slot's restart point moved {steps} times in the second half of the run"
+    );
+    assert!(
+        max_retained < written / 2,
         "the slot kept up to {max_retained} bytes of WAL in the second half of the run, of \
          {written} written: the idle slot is not advancing"
     );
@@ -723,15 +735,25 @@ fn an_idle_captured_table_keeps_wal_retained_flat() {
         max_lag < written / 4,
         "the slot's confirmed position lagged by up to {max_lag} bytes of {written} written"
     );
+    // Once the writes stop, the slot catches up with the server's end.
+    let mut last = *samples.last().expect("samples");
+    wait_until("the slot to release the run's WAL", || {
+        pg.psql(force_running_xacts);
+        last = sample_slot(&pg, "quiet_slot", &since);
+        last.retained < written / 4 && last.lag < written / 4
+    });
     // Once the writer stopped, the slot's gauges on /metrics show it (read every 5 s).
     wait_until("the slot's gauges on /metrics", || {
         gauge(&worker, "weir_postgres_slot_lag_bytes", name).is_some_and(|v| v >= 0)
             && gauge(&worker, "weir_postgres_slot_wal_retained_bytes", name).is_some_and(|v| v >= 0)
     });
-    let gauge_retained = gauge(&worker, "weir_postgres_slot_wal_retained_bytes", name);
-    assert!(
-        gauge_retained.is_some_and(|v| v < written / 4),
-        "weir_postgres_slot_wal_retained_bytes = {gauge_retained:?} of {written} written"
+    // The gauge is read from the server every 5 s: it follows the slot down.
+    wait_until(
+        "weir_postgres_slot_wal_retained_bytes to follow the slot",
+        || {
+            gauge(&worker, "weir_postgres_slot_wal_retained_bytes", name)
+                .is_some_and(|v| v < written / 4)
+        },
     );
 }
 
