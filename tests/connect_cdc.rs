@@ -64,15 +64,29 @@ fn catch_up_deadline(changes: i64) -> Duration {
 }
 
 /// Polls `check` until it holds or `within` passes; `what` names it in the failure.
-fn wait_long(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+fn wait_long(what: &str, within: Duration, check: impl FnMut() -> bool) {
+    assert!(
+        holds_within(within, check),
+        "timed out after {within:?} waiting for {what}"
+    );
+}
+
+/// Whether `check` came to hold within `within`.
+fn holds_within(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(250));
     }
+    true
+}
+
+/// The last `n` lines of a process's log, for failure messages.
+fn tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// `accounts`, the workload's bookkeeping and the procedure that runs it.
@@ -90,10 +104,15 @@ CREATE TABLE accounts (
     balance bigint NOT NULL,
     note text
 );
-CREATE TABLE workload (changes bigint NOT NULL, next_id int NOT NULL, transactions int NOT NULL);
+CREATE TABLE workload (
+    id int PRIMARY KEY,
+    changes bigint NOT NULL,
+    next_id int NOT NULL,
+    transactions int NOT NULL
+);
 INSERT INTO accounts SELECT g, 0, g * 10, 'seeded ' || g FROM generate_series(0, 499) g;
-INSERT INTO workload VALUES (500, 500, 0);
-CREATE PROCEDURE run_workload(target bigint)
+INSERT INTO workload VALUES (1, 500, 500, 0);
+CREATE PROCEDURE run_workload(target bigint, pause float8)
 LANGUAGE plpgsql AS $$
 DECLARE
     done bigint;
@@ -129,6 +148,7 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT; made := made + n;
         UPDATE workload SET changes = changes + made, next_id = nid, transactions = transactions + 1;
         COMMIT;
+        PERFORM pg_sleep(pause);
     END LOOP;
 END $$;
 "#;
@@ -140,9 +160,11 @@ fn committed_changes(pg: &PostgresServer) -> Option<i64> {
         .and_then(|s| s.trim().parse().ok())
 }
 
-/// `CALL run_workload(target)` in the background; the handle says how it ended.
-fn start_workload(pg: &PostgresServer, target: i64) -> JoinHandle<Result<(), String>> {
-    let call = pg.spawn_psql(&format!("CALL run_workload({target});"));
+/// `CALL run_workload(target, pause)` in the background, `pause` seconds after each
+/// transaction (unpaced, PostgreSQL commits 100000 changes in a few seconds, long
+/// before a debug build has streamed them); the handle says how it ended.
+fn start_workload(pg: &PostgresServer, target: i64, pause: f64) -> JoinHandle<Result<(), String>> {
+    let call = pg.spawn_psql(&format!("CALL run_workload({target}, {pause});"));
     std::thread::spawn(move || call.try_wait())
 }
 
@@ -424,7 +446,7 @@ fn exactly_once_cdc_survives_sigkill_of_the_worker() {
     wait_long("the snapshot committed", catch_up_deadline(0), || {
         committed_events(&broker.bootstrap, topic) >= SEEDED
     });
-    let workload = start_workload(&pg, target);
+    let workload = start_workload(&pg, target, 0.05);
 
     // Killed while the workload runs and the topic grows, at three depths of the
     // stream; more rounds while no kill has yet caught a Kafka transaction open.
@@ -437,16 +459,20 @@ fn exactly_once_cdc_survives_sigkill_of_the_worker() {
             .map(|(_, high)| high)
             .sum::<i64>()
             + step;
-        wait_long(
-            "the topic to grow before a kill",
-            catch_up_deadline(step),
-            || {
-                support::watermarks(&broker.bootstrap, topic, PARTITIONS)
-                    .values()
-                    .map(|(_, high)| high)
-                    .sum::<i64>()
-                    >= grown
-            },
+        let grew = holds_within(catch_up_deadline(step), || {
+            support::watermarks(&broker.bootstrap, topic, PARTITIONS)
+                .values()
+                .map(|(_, high)| high)
+                .sum::<i64>()
+                >= grown
+        });
+        assert!(
+            grew,
+            "after {kills} kills the topic did not grow to {grown} records; the workload has \
+             made {:?} changes; the worker's log:\n{}\nPostgreSQL's log:\n{}",
+            committed_changes(&pg),
+            tail(&worker.log(), 80),
+            tail(&pg.log(), 30)
         );
         // A different moment inside the batch each time.
         std::thread::sleep(Duration::from_millis(37 * kills as u64));
@@ -517,7 +543,7 @@ fn postgres_restarted_under_load_loses_nothing() {
     // left. The connector is left to find its way back alone.
     let outages = [Outage::Restart, Outage::Crash, Outage::Restart];
     for (i, outage) in outages.iter().enumerate() {
-        let workload = start_workload(&pg, target);
+        let workload = start_workload(&pg, target, 0.02);
         let due = target * (i as i64 + 1) / (outages.len() as i64 + 1);
         wait_long(
             "the workload to get going",
@@ -546,7 +572,7 @@ fn postgres_restarted_under_load_loses_nothing() {
     while committed_changes(&pg).is_none_or(|n| n < target) {
         attempts += 1;
         assert!(attempts <= 5, "the workload keeps failing");
-        if let Err(e) = start_workload(&pg, target)
+        if let Err(e) = start_workload(&pg, target, 0.0)
             .join()
             .expect("the workload thread")
         {
