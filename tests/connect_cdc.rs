@@ -543,7 +543,7 @@ fn postgres_restarted_under_load_loses_nothing() {
     // left. The connector is left to find its way back alone.
     let outages = [Outage::Restart, Outage::Crash, Outage::Restart];
     for (i, outage) in outages.iter().enumerate() {
-        let workload = start_workload(&pg, target, 0.02);
+        let workload = start_workload(&pg, target, 0.1);
         let due = target * (i as i64 + 1) / (outages.len() as i64 + 1);
         wait_long(
             "the workload to get going",
@@ -551,10 +551,22 @@ fn postgres_restarted_under_load_loses_nothing() {
             || committed_changes(&pg).is_some_and(|n| n >= due) || workload.is_finished(),
         );
         // The connector must be streaming, not merely reconnected, when it happens.
-        let grown = committed_events(&broker.bootstrap, topic) + 1000;
-        wait_long("the topic to grow", catch_up_deadline(target), || {
-            committed_events(&broker.bootstrap, topic) >= grown
-        });
+        let high = || {
+            support::watermarks(&broker.bootstrap, topic, PARTITIONS)
+                .values()
+                .map(|(_, high)| high)
+                .sum::<i64>()
+        };
+        let grown = high() + 1000;
+        let streaming = holds_within(catch_up_deadline(target / 4), || high() >= grown);
+        assert!(
+            streaming,
+            "before the {outage:?} (outage {i}) the topic did not grow to {grown} records; the \
+             workload has made {:?} changes; the worker's log:\n{}\nPostgreSQL's log:\n{}",
+            committed_changes(&pg),
+            tail(&worker.log(), 80),
+            tail(&pg.log(), 30)
+        );
         match outage {
             Outage::Restart => pg.restart(),
             Outage::Crash => {
