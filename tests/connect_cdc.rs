@@ -730,7 +730,7 @@ fn an_idle_captured_table_keeps_wal_retained_flat() {
         writer.join().expect("the writer");
         samples
     });
-    // The last steps after the writer stopped: the slot catches up with its end.
+    // What the other database wrote over the run, as of the last sample.
     let written = samples.last().map_or(0, |s| s.written);
     eprintln!(
         "{} samples; WAL written by the other database: {written} bytes",
