@@ -875,3 +875,14 @@ async fn a_restarted_server_is_reconnected_to_after_the_last_record() {
     assert_eq!(ids, (1..=300).collect::<Vec<_>>());
     cdc.close().await;
 }
+
+#[tokio::test]
+async fn slot_drop_on_stop_drops_the_slot_when_the_task_closes() {
+    let pg = PostgresServer::start();
+    pg.psql("CREATE TABLE t (id int PRIMARY KEY);");
+    let mut cdc = Cdc::open(&pg, "dropped", &[("slot.drop.on.stop", "true")]).await;
+    cdc.drain().await;
+    assert_eq!(pg.psql("SELECT count(*) FROM pg_replication_slots"), "1");
+    cdc.close().await;
+    assert_eq!(pg.psql("SELECT count(*) FROM pg_replication_slots"), "0");
+}

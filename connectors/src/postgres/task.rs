@@ -292,7 +292,22 @@ impl PostgresSourceTask {
             let conn = self.conn.as_mut().expect("opened");
             let capture = self.capture.as_mut().expect("opened");
             let before = out.len();
-            let applied = capture.apply(conn, event, &mut out).await?;
+            let applied = match capture.apply(conn, event, &mut out).await {
+                Ok(applied) => applied,
+                // The records made so far are handed out, their changes being behind
+                // the capture's position; the next poll reconnects and meets the
+                // failure again if it is not passing.
+                Err(err) if !out.is_empty() => {
+                    tracing::warn!(
+                        "a change failed, handing out what came before it: {}",
+                        err.chain()
+                    );
+                    self.conn = None;
+                    self.reconnect_later();
+                    break;
+                }
+                Err(err) => return Err(err),
+            };
             if applied == Applied::Committed {
                 self.closed_transaction = true;
                 // Whole transactions ready at once share a batch (and a Kafka
@@ -444,6 +459,16 @@ impl Source for PostgresSourceTask {
         }
         if self.config.slot_drop_on_stop {
             if let Some(conn) = self.conn.as_mut() {
+                // The server ends the replication session a moment after the client
+                // leaves; until then the slot is active and cannot be dropped.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while catalog::slot(conn, &self.config.slot_name)
+                    .await?
+                    .is_some_and(|s| s.active_pid.is_some())
+                    && Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 catalog::drop_slot(conn, &self.config.slot_name).await?;
             }
         }
