@@ -130,7 +130,21 @@ fn unwrap_envelope(topic: &str, value: Value) -> Result<Value, ConnectError> {
 /// Standard base64 with padding, as Jackson writes `byte[]` (and Kafka's `Cast` and
 /// `Values` render bytes as text).
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    base64_in(
+        bytes,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    )
+}
+
+/// URL-safe base64 with padding, as Java's `Base64.getUrlEncoder()` writes it.
+pub fn base64_url_safe(bytes: &[u8]) -> String {
+    base64_in(
+        bytes,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+    )
+}
+
+fn base64_in(bytes: &[u8], alphabet: &[u8; 64]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -139,7 +153,7 @@ pub fn base64(bytes: &[u8]) -> String {
             .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
             } else {
                 out.push('=');
             }

@@ -25,8 +25,8 @@ use crate::{ConnectError, Data};
 
 pub use self::byte_array::ByteArrayConverter;
 pub use self::header::HeaderConverter;
-pub use self::json::base64;
 pub use self::json::JsonConverter;
+pub use self::json::{base64, base64_url_safe};
 pub use self::simple_header::{parse_string, SimpleHeaderConverter};
 pub use self::string::StringConverter;
 

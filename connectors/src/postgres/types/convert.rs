@@ -2,6 +2,7 @@
 //! once per column by [`super::mapping`].
 
 use serde_json::{json, Value};
+use weir_connect::converter::{base64, base64_url_safe};
 
 use super::numeric::{self, Decimal, Numeric};
 use super::temporal::{self, Infinite};
@@ -83,12 +84,12 @@ impl Convert {
             Convert::Float64 => float_json(text.parse().map_err(|_| BAD_FLOAT)?),
             Convert::Text => Value::String(text.to_owned()),
             Convert::Bit => Value::Bool(bits_le(text)?.iter().any(|b| *b != 0)),
-            Convert::Bits => Value::String(base64(&bits_le(text)?, STANDARD)),
+            Convert::Bits => Value::String(base64(&bits_le(text)?)),
             Convert::Bytea(mode) => {
                 let bytes = parse_bytea(text)?;
                 Value::String(match mode {
-                    BinaryHandling::Bytes | BinaryHandling::Base64 => base64(&bytes, STANDARD),
-                    BinaryHandling::Base64UrlSafe => base64(&bytes, URL_SAFE),
+                    BinaryHandling::Bytes | BinaryHandling::Base64 => base64(&bytes),
+                    BinaryHandling::Base64UrlSafe => base64_url_safe(&bytes),
                     BinaryHandling::Hex => hex(&bytes),
                 })
             }
@@ -234,7 +235,7 @@ fn float_json(v: f64) -> Value {
 }
 
 fn decimal_json(d: &Decimal) -> Value {
-    Value::String(base64(&d.unscaled_twos_complement(), STANDARD))
+    Value::String(base64(&d.unscaled_twos_complement()))
 }
 
 /// Debezium's `Bits` value: the bit string read as an unsigned binary number (its
@@ -266,29 +267,6 @@ fn parse_bytea(text: &str) -> Result<Vec<u8>, Bad> {
     hex.chunks(2)
         .map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?))
         .collect()
-}
-
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-/// Java's `Base64.getUrlEncoder()`, which (unlike RFC 4648's suggestion) pads.
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Base64 with `=` padding in the given alphabet.
-fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Lower-case hex, as Debezium's `HexConverter`.
