@@ -18,6 +18,11 @@ pub enum Data {
     Bytes(Bytes),
     /// Structured data; a string from the `string` converter is `Json(Value::String)`.
     Json(Value),
+    /// Structured data its source wrote straight as JSON text (the CDC source's change
+    /// events), so that records no transform touches skip building a tree: the JSON
+    /// converter copies it as is, and the transform chain parses it into `Json` before
+    /// its first transform, so transforms and predicates never see this form.
+    JsonText(Bytes),
 }
 
 impl Data {
@@ -40,11 +45,23 @@ impl Data {
         }
     }
 
+    /// `JsonText` parsed into `Json`; anything else as it is.
+    pub fn into_structured(self) -> Result<Data, serde_json::Error> {
+        match self {
+            Data::JsonText(text) => Ok(match serde_json::from_slice(&text)? {
+                Value::Null => Data::Null,
+                value => Data::Json(value),
+            }),
+            other => Ok(other),
+        }
+    }
+
     /// A short name of the kind of data, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
             Data::Null | Data::Json(Value::Null) => "null",
             Data::Bytes(_) => "bytes",
+            Data::JsonText(_) => "json",
             Data::Json(Value::Bool(_)) => "boolean",
             Data::Json(Value::Number(_)) => "number",
             Data::Json(Value::String(_)) => "string",
@@ -58,7 +75,9 @@ impl Data {
     pub fn to_text(&self) -> Option<String> {
         match self {
             Data::Null | Data::Json(Value::Null) => None,
-            Data::Bytes(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            Data::Bytes(bytes) | Data::JsonText(bytes) => {
+                Some(String::from_utf8_lossy(bytes).into_owned())
+            }
             Data::Json(Value::String(text)) => Some(text.clone()),
             Data::Json(value) => Some(value.to_string()),
         }
@@ -67,8 +86,42 @@ impl Data {
 
 /// A Kafka Connect schema in the JSON form Kafka's `JsonConverter` writes, e.g.
 /// `{"type":"struct","fields":[…],"optional":false,"name":"db.public.orders.Value"}`.
-/// Shared: a source builds one per table and hands it to every record of that table.
-pub type Schema = Arc<Value>;
+/// Shared: a source builds one per table and hands it to every record of that table,
+/// and its JSON text is written once, not once per record.
+#[derive(Debug, Clone)]
+pub struct Schema(Arc<SchemaDoc>);
+
+#[derive(Debug)]
+struct SchemaDoc {
+    value: Value,
+    text: Bytes,
+}
+
+impl Schema {
+    pub fn new(value: Value) -> Schema {
+        let text = Bytes::from(value.to_string());
+        Schema(Arc::new(SchemaDoc { value, text }))
+    }
+
+    /// The schema as JSON text.
+    pub fn text(&self) -> &[u8] {
+        &self.0.text
+    }
+}
+
+impl std::ops::Deref for Schema {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        &self.0.value
+    }
+}
+
+impl PartialEq for Schema {
+    fn eq(&self, other: &Schema) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.value == other.0.value
+    }
+}
 
 /// A record header. Kafka allows null header values and repeated keys.
 #[derive(Debug, Clone, PartialEq)]

@@ -21,7 +21,7 @@ impl ByteArrayConverter {
 impl super::Converter for ByteArrayConverter {
     fn serialize(&self, _topic: &str, data: &Data) -> Result<Option<Bytes>, ConnectError> {
         Ok(match data {
-            Data::Bytes(bytes) => Some(bytes.clone()),
+            Data::Bytes(bytes) | Data::JsonText(bytes) => Some(bytes.clone()),
             other => other.to_text().map(Bytes::from),
         })
     }

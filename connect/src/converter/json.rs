@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::config::{ConfigDef, ConfigKey, ConfigType, Importance, ParsedConfig};
-use crate::{ConnectError, Data};
+use crate::{ConnectError, Data, Schema};
 
 /// JSON text ↔ `Data::Json`; a null (or JSON `null`) ↔ no bytes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,38 +53,39 @@ impl super::Converter for JsonConverter {
         &self,
         topic: &str,
         data: &Data,
-        schema: Option<&Value>,
+        schema: Option<&Schema>,
     ) -> Result<Option<Bytes>, ConnectError> {
+        let encoded;
         let payload = match data {
             Data::Null | Data::Json(Value::Null) => return Ok(None),
-            Data::Json(value) => value.clone(),
+            Data::JsonText(text) if !self.schemas_enable => return Ok(Some(text.clone())),
+            Data::JsonText(text) => {
+                return Ok(Some(with_schema(schema, |out| {
+                    out.extend_from_slice(text);
+                    Ok(())
+                })?))
+            }
+            Data::Json(value) => value,
             // As Kafka's converter writes a BYTES field: a base64 string.
-            Data::Bytes(bytes) => Value::String(base64(bytes)),
+            Data::Bytes(bytes) => {
+                encoded = Value::String(base64(bytes));
+                &encoded
+            }
         };
-        let text = serde_json::to_vec(&payload).map_err(|e| {
-            ConnectError::internal(format!(
-                "Converting Kafka Connect data to byte[] failed for topic {topic}"
-            ))
-            .with_source(e)
-        })?;
-        if !self.schemas_enable {
-            return Ok(Some(Bytes::from(text)));
+        let write = |out: &mut Vec<u8>| {
+            serde_json::to_writer(out, payload).map_err(|e| {
+                ConnectError::internal(format!(
+                    "Converting Kafka Connect data to byte[] failed for topic {topic}"
+                ))
+                .with_source(e)
+            })
+        };
+        if self.schemas_enable {
+            return Ok(Some(with_schema(schema, write)?));
         }
-        // Written by hand so `schema` comes first, as Kafka writes it.
-        let schema = match schema {
-            Some(schema) => serde_json::to_vec(schema).map_err(|e| {
-                ConnectError::internal(format!("Writing the schema failed for topic {topic}"))
-                    .with_source(e)
-            })?,
-            None => b"null".to_vec(),
-        };
-        let mut envelope = Vec::with_capacity(text.len() + schema.len() + 26);
-        envelope.extend_from_slice(br#"{"schema":"#);
-        envelope.extend_from_slice(&schema);
-        envelope.extend_from_slice(br#","payload":"#);
-        envelope.extend_from_slice(&text);
-        envelope.push(b'}');
-        Ok(Some(Bytes::from(envelope)))
+        let mut out = Vec::with_capacity(256);
+        write(&mut out)?;
+        Ok(Some(Bytes::from(out)))
     }
 
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Data, ConnectError> {
@@ -108,6 +109,24 @@ impl super::Converter for JsonConverter {
             value => Data::Json(value),
         })
     }
+}
+
+/// `{"schema": …, "payload": …}`, written by hand so `schema` comes first, as Kafka
+/// writes it.
+fn with_schema(
+    schema: Option<&Schema>,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), ConnectError>,
+) -> Result<Bytes, ConnectError> {
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(br#"{"schema":"#);
+    match schema {
+        Some(schema) => out.extend_from_slice(schema.text()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(br#","payload":"#);
+    payload(&mut out)?;
+    out.push(b'}');
+    Ok(Bytes::from(out))
 }
 
 fn unwrap_envelope(topic: &str, value: Value) -> Result<Value, ConnectError> {
@@ -214,25 +233,32 @@ mod tests {
 
     #[test]
     fn a_schema_the_source_gave_is_written_into_the_envelope() {
-        let schema = json!({"type": "struct", "fields": [{"type": "int32", "optional": false, "field": "id"}], "optional": false});
-        let data = Data::Json(json!({"id": 7}));
-        let with = JsonConverter::new(true)
-            .serialize_with_schema("t", &data, Some(&schema))
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            serde_json::from_slice::<Value>(&with).unwrap(),
-            json!({"schema": schema, "payload": {"id": 7}})
+        let schema = Schema::new(
+            json!({"type": "struct", "fields": [{"type": "int32", "optional": false, "field": "id"}], "optional": false}),
         );
-        assert!(
-            with.starts_with(br#"{"schema":{"#),
-            "schema comes first, as Kafka writes it"
-        );
-        let without = JsonConverter::new(false)
-            .serialize_with_schema("t", &data, Some(&schema))
-            .unwrap()
-            .unwrap();
-        assert_eq!(&without[..], br#"{"id":7}"#);
+        // A tree and the same data as text, written by the source.
+        for data in [
+            Data::Json(json!({"id": 7})),
+            Data::JsonText(Bytes::from_static(br#"{"id":7}"#)),
+        ] {
+            let with = JsonConverter::new(true)
+                .serialize_with_schema("t", &data, Some(&schema))
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                serde_json::from_slice::<Value>(&with).unwrap(),
+                json!({"schema": *schema, "payload": {"id": 7}})
+            );
+            assert!(
+                with.starts_with(br#"{"schema":{"#),
+                "schema comes first, as Kafka writes it"
+            );
+            let without = JsonConverter::new(false)
+                .serialize_with_schema("t", &data, Some(&schema))
+                .unwrap()
+                .unwrap();
+            assert_eq!(&without[..], br#"{"id":7}"#);
+        }
     }
 
     #[test]

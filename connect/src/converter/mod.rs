@@ -18,10 +18,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::Value;
 
 use crate::config::{closest, ConfigDef, ConfigIssue, ConfigMap, ParsedConfig, HEADER_CONVERTER};
-use crate::{ConnectError, Data};
+use crate::{ConnectError, Data, Schema};
 
 pub use self::byte_array::ByteArrayConverter;
 pub use self::header::HeaderConverter;
@@ -41,7 +40,7 @@ pub trait Converter: Send + Sync + fmt::Debug {
         &self,
         topic: &str,
         data: &Data,
-        schema: Option<&Value>,
+        schema: Option<&Schema>,
     ) -> Result<Option<Bytes>, ConnectError> {
         let _ = schema;
         self.serialize(topic, data)

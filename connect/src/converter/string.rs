@@ -37,7 +37,7 @@ impl super::Converter for StringConverter {
     fn serialize(&self, _topic: &str, data: &Data) -> Result<Option<Bytes>, ConnectError> {
         Ok(match data {
             Data::Null | Data::Json(Value::Null) => None,
-            Data::Bytes(bytes) => Some(bytes.clone()),
+            Data::Bytes(bytes) | Data::JsonText(bytes) => Some(bytes.clone()),
             Data::Json(Value::String(text)) => Some(Bytes::from(text.clone())),
             Data::Json(value) => Some(Bytes::from(value.to_string())),
         })

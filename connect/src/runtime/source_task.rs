@@ -245,7 +245,7 @@ impl SourceTaskRun<'_> {
         let key = match self.config.key_converter.serialize_with_schema(
             &record.topic,
             &record.key,
-            record.key_schema.as_deref(),
+            record.key_schema.as_ref(),
         ) {
             Ok(key) => key,
             Err(error) => {
@@ -266,7 +266,7 @@ impl SourceTaskRun<'_> {
         let value = match self.config.value_converter.serialize_with_schema(
             &record.topic,
             &record.value,
-            record.value_schema.as_deref(),
+            record.value_schema.as_ref(),
         ) {
             Ok(value) => value,
             Err(error) => {

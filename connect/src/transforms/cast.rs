@@ -153,7 +153,21 @@ impl Transform for Cast {
         let fields = match &self.spec {
             Spec::Whole(to) => {
                 let data = self.side.of_mut(&mut record);
-                let cast = match &*data {
+                let parsed;
+                let data_ref = match &*data {
+                    // Only reached outside a chain, which parses JSON text first.
+                    Data::JsonText(text) => {
+                        parsed = Data::Json(serde_json::from_slice(text).map_err(|e| {
+                            self.label.error(format_args!(
+                                "the {} is not valid JSON: {e}",
+                                self.side.name()
+                            ))
+                        })?);
+                        &parsed
+                    }
+                    other => other,
+                };
+                let cast = match data_ref {
                     // A null key or a tombstone passes, as in Kafka.
                     Data::Null => return Ok(Some(record)),
                     Data::Bytes(bytes) if *to == CastType::String => Value::String(base64(bytes)),
@@ -172,6 +186,7 @@ impl Transform for Cast {
                             to.name()
                         ))
                     })?,
+                    Data::JsonText(_) => unreachable!("parsed above"),
                 };
                 *data = Data::Json(cast);
                 return Ok(Some(record));

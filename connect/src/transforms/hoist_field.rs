@@ -46,6 +46,13 @@ impl Transform for HoistField {
         let inner = match std::mem::replace(data, Data::Null) {
             Data::Null => Value::Null,
             Data::Json(value) => value,
+            // Only reached outside a chain, which parses JSON text first.
+            Data::JsonText(text) => serde_json::from_slice(&text).map_err(|e| {
+                self.label.error(format_args!(
+                    "the {} is not valid JSON: {e}",
+                    self.side.name()
+                ))
+            })?,
             bytes @ Data::Bytes(_) => {
                 *data = bytes;
                 let side = self.side.name();

@@ -2,7 +2,7 @@
 //! `ts_ms`…), the `source` block, and the other events a PostgreSQL connector writes —
 //! transaction metadata, heartbeats and logical decoding messages.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -273,7 +273,7 @@ static MESSAGE_KEY: OnceLock<Schema> = OnceLock::new();
 static MESSAGE_VALUE: OnceLock<Schema> = OnceLock::new();
 
 fn static_schema(cell: &'static OnceLock<Schema>, make: fn() -> Value) -> Schema {
-    cell.get_or_init(|| Arc::new(make())).clone()
+    cell.get_or_init(|| Schema::new(make())).clone()
 }
 
 fn message_key_schema() -> Schema {

@@ -2,8 +2,6 @@
 //! record key's columns, and the Connect schemas of key, row and envelope, built once
 //! per table version and shared by every event of it.
 
-use std::sync::Arc;
-
 use serde_json::{json, Map, Value};
 use weir_connect::converter::base64;
 use weir_connect::Schema;
@@ -76,7 +74,7 @@ impl Table {
                 .iter()
                 .map(|&i| columns[i].mapping.schema(&columns[i].name, false))
                 .collect();
-            Arc::new(json!({
+            Schema::new(json!({
                 "type": "struct",
                 "fields": fields,
                 "optional": false,
@@ -97,7 +95,7 @@ impl Table {
                 "field": field,
             })
         };
-        let envelope_schema = Arc::new(json!({
+        let envelope_schema = Schema::new(json!({
             "type": "struct",
             "fields": [
                 row("before"),

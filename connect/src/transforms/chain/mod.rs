@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use crate::{ConnectError, Record};
+use crate::{ConnectError, Data, Record};
 
 use super::{Predicate, Transform};
 
@@ -50,6 +50,11 @@ impl TransformChain {
     /// Applies every transform in order; `Ok(None)` when one dropped the record.
     /// Errors name the alias of the transform that failed.
     pub fn apply(&self, mut record: Record) -> Result<Option<Record>, ConnectError> {
+        if self.stages.is_empty() {
+            return Ok(Some(record));
+        }
+        record.key = structured(record.key, "key")?;
+        record.value = structured(record.value, "value")?;
         for stage in &self.stages {
             if let Some(predicate) = &stage.predicate {
                 if predicate.test(&record) == stage.negate {
@@ -76,6 +81,13 @@ impl TransformChain {
     pub fn aliases(&self) -> impl Iterator<Item = &str> {
         self.stages.iter().map(|s| s.alias.as_str())
     }
+}
+
+/// What transforms address fields in: a source's JSON text as a tree.
+fn structured(data: Data, what: &str) -> Result<Data, ConnectError> {
+    data.into_structured().map_err(|e| {
+        ConnectError::internal(format!("the source wrote a {what} that is not JSON")).with_source(e)
+    })
 }
 
 #[cfg(test)]
@@ -124,7 +136,7 @@ mod tests {
 
     #[test]
     fn schemas_survive_routing_and_go_with_a_changed_value() {
-        let schema = std::sync::Arc::new(json!({"type": "struct", "fields": []}));
+        let schema = crate::Schema::new(json!({"type": "struct", "fields": []}));
         let mut record = json_record("logs-raw", json!({}));
         record.key_schema = Some(schema.clone());
         record.value_schema = Some(schema.clone());

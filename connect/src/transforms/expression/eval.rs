@@ -60,7 +60,17 @@ fn walk<'r>(data: &'r Data, path: &[String]) -> Cow<'r, Value> {
         }
         Data::Bytes(_) => return Cow::Borrowed(NULL),
         Data::Json(value) => value,
+        // Only reached outside a chain, which parses JSON text first.
+        Data::JsonText(text) => {
+            let parsed: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
+            return Cow::Owned(follow(&parsed, path).into_owned());
+        }
     };
+    follow(root, path)
+}
+
+fn follow<'r>(root: &'r Value, path: &[String]) -> Cow<'r, Value> {
+    const NULL: &Value = &Value::Null;
     let found = path
         .iter()
         .try_fold(root, |current, segment| match current {
