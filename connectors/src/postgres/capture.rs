@@ -12,12 +12,12 @@ use sqlx::PgConnection;
 use weir_connect::{ConnectError, Record, SourceRecord};
 
 use super::config::PostgresConfig;
-use super::events::{self, EventContext, SnapshotMarker, SourceInfo, PG_EPOCH_OFFSET_US};
+use super::events::{self, Change, EventContext, SnapshotMarker, SourceInfo, PG_EPOCH_OFFSET_US};
 use super::pgoutput::{Message, OldTuple};
 use super::position::{self, Position};
 use super::registry::TableRegistry;
 use super::replication::Event;
-use super::table::{RowError, Table};
+use super::table::RowError;
 
 /// The transaction being read.
 #[derive(Debug)]
@@ -70,7 +70,9 @@ pub(crate) struct Capture {
     last_commit_lsn: Option<u64>,
     /// From a stored position: the transaction to skip into, and how far.
     skip: Option<(u64, u64)>,
-    held: Option<SourceRecord>,
+    /// Its position is made into an offset only when it is handed out: it changes
+    /// while the record is held.
+    held: Option<(Record, Position)>,
     /// The server's WAL end from a keepalive while no transaction was open.
     idle_lsn: u64,
     transaction_topic: String,
@@ -138,9 +140,19 @@ impl Capture {
     /// a commit, it was released already; a record inside a transaction stays held).
     pub(crate) fn take_held_if_closed(&mut self) -> Option<SourceRecord> {
         if self.txn.is_none() && self.skip.is_none() {
-            self.held.take()
+            self.held
+                .take()
+                .map(|(record, at)| self.source_record(record, at))
         } else {
             None
+        }
+    }
+
+    fn source_record(&self, record: Record, at: Position) -> SourceRecord {
+        SourceRecord {
+            record,
+            source_partition: self.partition.clone(),
+            source_offset: at.to_offset(),
         }
     }
 
@@ -207,15 +219,14 @@ impl Capture {
                     let at = self.position_in(&txn);
                     self.push(end, at, out);
                 }
-                if let Some(mut last) = self.held.take() {
-                    last.source_offset = Position {
+                if let Some((last, _)) = self.held.take() {
+                    let at = Position {
                         lsn: end_lsn,
                         tx_id: Some(txn.xid),
                         ts_us: Some(txn.ts_us),
                         ..Position::default()
-                    }
-                    .to_offset();
-                    out.push(last);
+                    };
+                    out.push(self.source_record(last, at));
                     return Ok(Applied::Committed);
                 }
             }
@@ -298,58 +309,73 @@ impl Capture {
             )));
         };
         let skipped = txn.skip_until.is_some_and(|s| lsn <= s);
-        let row_error = |e: RowError| {
-            ConnectError::user(format!(
-                "a change to {} could not be read: {e}",
-                table.qualified()
-            ))
+        let filtered = match message {
+            Message::Insert { .. } => self.config.skip_create,
+            Message::Update { .. } => self.config.skip_update,
+            Message::Delete { .. } => self.config.skip_delete,
+            _ => true,
         };
-        // (op, key, before, after, extra records before it)
-        let mut records: Vec<Record> = Vec::with_capacity(3);
-        let info = |txn: &Transaction, c: &Capture| SourceInfo {
+        if filtered {
+            return Ok(());
+        }
+        // Counted whether or not it is delivered again, so the orders after a restart
+        // are those of the first delivery.
+        let (total, in_table) = txn.count(&table.qualified);
+        if skipped {
+            return Ok(());
+        }
+        let id = self.config.provide_transaction_metadata.then(|| txn.id());
+        let transaction = id.as_deref().map(|id| (id, total, in_table));
+        let info = SourceInfo {
             ts_us: txn.ts_us,
             tx_id: Some(txn.xid),
             lsn: Some(lsn),
-            last_commit_lsn: c.last_commit_lsn,
+            last_commit_lsn: self.last_commit_lsn,
             snapshot: SnapshotMarker::False,
         };
+        let row_error = |e: RowError| {
+            ConnectError::user(format!(
+                "a change to {} could not be read: {e}",
+                table.qualified
+            ))
+        };
+        let change = |op, key, before, after| Change {
+            op,
+            key,
+            before,
+            after,
+            transaction,
+        };
+        let events = &self.events;
+        let mut records: Vec<Record> = Vec::with_capacity(3);
         match message {
             Message::Insert { new, .. } => {
-                if self.config.skip_create {
-                    return Ok(());
-                }
                 let key = table.key_from_tuple(&new.0).map_err(row_error)?;
                 let after = table.row_from_tuple(&new.0).map_err(row_error)?;
-                records.push(self.change_record(&table, "c", key, None, Some(after), &info)?);
+                records.push(events.change(&table, change("c", key, None, Some(&after)), &info));
             }
             Message::Update { old, new, .. } => {
-                if self.config.skip_update {
-                    return Ok(());
-                }
                 let new_key = table.key_from_tuple(&new.0).map_err(row_error)?;
                 let after = table.row_from_tuple(&new.0).map_err(row_error)?;
                 let (old_key, before) = match &old {
-                    Some(OldTuple::Key(t)) | Some(OldTuple::Full(t)) => (
+                    Some(OldTuple::Key(t)) => {
+                        (table.key_from_tuple(&t.0).map_err(row_error)?, None)
+                    }
+                    // Only a full old row is a `before`; a key-only one just says the
+                    // key moved.
+                    Some(OldTuple::Full(t)) => (
                         table.key_from_tuple(&t.0).map_err(row_error)?,
                         Some(table.row_from_tuple(&t.0).map_err(row_error)?),
                     ),
                     None => (None, None),
                 };
-                // Only a full old row is a `before`; a key-only one just says the key moved.
-                let before = match old {
-                    Some(OldTuple::Full(_)) => before,
-                    _ => None,
-                };
                 match old_key {
                     Some(old_key) if Some(&old_key) != new_key.as_ref() => {
-                        let mut delete = self.change_record(
+                        let mut delete = events.change(
                             &table,
-                            "d",
-                            Some(old_key.clone()),
-                            before.clone(),
-                            None,
+                            change("d", Some(old_key.clone()), before.as_deref(), None),
                             &info,
-                        )?;
+                        );
                         if let Some(new_key) = &new_key {
                             delete
                                 .headers
@@ -358,81 +384,44 @@ impl Capture {
                         let tombstone = self
                             .config
                             .tombstones_on_delete
-                            .then(|| self.events.tombstone(&delete));
+                            .then(|| events.tombstone(&delete));
                         records.push(delete);
                         records.extend(tombstone);
                         let mut create =
-                            self.change_record(&table, "c", new_key, None, Some(after), &info)?;
+                            events.change(&table, change("c", new_key, None, Some(&after)), &info);
                         create
                             .headers
                             .push(events::key_header("__debezium.oldkey", &old_key));
                         records.push(create);
                     }
-                    _ => records.push(self.change_record(
+                    _ => records.push(events.change(
                         &table,
-                        "u",
-                        new_key,
-                        before,
-                        Some(after),
+                        change("u", new_key, before.as_deref(), Some(&after)),
                         &info,
-                    )?),
+                    )),
                 }
             }
             Message::Delete { old, .. } => {
-                if self.config.skip_delete {
-                    return Ok(());
-                }
                 let (OldTuple::Key(t) | OldTuple::Full(t)) = &old;
                 let key = table.key_from_tuple(&t.0).map_err(row_error)?;
                 let before = table.row_from_tuple(&t.0).map_err(row_error)?;
-                let delete = self.change_record(&table, "d", key, Some(before), None, &info)?;
+                let delete = events.change(&table, change("d", key, Some(&before), None), &info);
                 let tombstone = self
                     .config
                     .tombstones_on_delete
-                    .then(|| self.events.tombstone(&delete));
+                    .then(|| events.tombstone(&delete));
                 records.push(delete);
                 records.extend(tombstone);
             }
-            _ => return Ok(()),
-        }
-        if skipped {
-            let txn = self.txn.as_mut().expect("checked above");
-            txn.count(&table.qualified());
-            return Ok(());
+            _ => unreachable!("filtered above"),
         }
         self.write_begin(out);
-        let txn = self.txn.as_mut().expect("checked above");
-        let (total, in_table) = txn.count(&table.qualified());
-        let id = txn.id();
         let at = self.position_in(self.txn.as_ref().expect("checked above"));
-        for mut record in records {
-            if self.config.provide_transaction_metadata {
-                if let Some(value) = record.value.as_object_mut() {
-                    value.insert(
-                        "transaction".into(),
-                        events::transaction_block(&id, total, in_table),
-                    );
-                }
-            }
+        for record in records {
             self.push(record, at, out);
         }
         self.processed(lsn);
         Ok(())
-    }
-
-    fn change_record(
-        &self,
-        table: &Table,
-        op: &str,
-        key: Option<Value>,
-        before: Option<Value>,
-        after: Option<Value>,
-        info: &dyn Fn(&Transaction, &Capture) -> SourceInfo,
-    ) -> Result<Record, ConnectError> {
-        let txn = self.txn.as_ref().expect("a change inside a transaction");
-        Ok(self
-            .events
-            .change(table, op, key, before, after, &info(txn, self)))
     }
 
     fn truncate(
@@ -515,19 +504,14 @@ impl Capture {
             lsn_proc: Some(lsn),
             ..self.position_in(txn)
         };
-        if let Some(held) = self.held.as_mut() {
-            held.source_offset = at.to_offset();
+        if let Some((_, held_at)) = self.held.as_mut() {
+            *held_at = at;
         }
     }
 
     fn push(&mut self, record: Record, at: Position, out: &mut Vec<SourceRecord>) {
-        let next = SourceRecord {
-            record,
-            source_partition: self.partition.clone(),
-            source_offset: at.to_offset(),
-        };
-        if let Some(previous) = self.held.replace(next) {
-            out.push(previous);
+        if let Some((previous, at)) = self.held.replace((record, at)) {
+            out.push(self.source_record(previous, at));
         }
     }
 }

@@ -23,6 +23,7 @@ mod catalog;
 mod config;
 mod events;
 mod filters;
+mod json_text;
 mod metrics;
 pub(crate) mod pgoutput;
 mod position;

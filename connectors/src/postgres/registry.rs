@@ -78,7 +78,7 @@ impl TableRegistry {
         let table = self
             .build(conn, &relation.namespace, &relation.name, specs, &catalog)
             .await?;
-        tracing::debug!(table = %table.qualified(), columns = table.columns.len(), "table described");
+        tracing::debug!(table = %table.qualified, columns = table.columns.len(), "table described");
         self.by_oid.insert(relation.id, Some(Arc::new(table)));
         Ok(())
     }

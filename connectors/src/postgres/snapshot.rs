@@ -8,11 +8,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use weir_connect::{ConnectError, SourceRecord};
 
 use super::catalog::{self, ident, query_error, CatalogTable};
-use super::events::{EventContext, SnapshotMarker, SourceInfo};
+use super::events::{Change, EventContext, SnapshotMarker, SourceInfo};
 use super::position::{self, Position};
 use super::registry::TableRegistry;
 use super::table::Table;
@@ -33,7 +34,9 @@ pub(crate) struct Snapshot {
     lsn: u64,
     fetch_size: usize,
     ts_us: i64,
-    held: Option<(SourceRecord, SnapshotMarker)>,
+    /// The last row read, made into a record once the next one shows whether it
+    /// ends its table or the snapshot (which its `source.snapshot` says).
+    held: Option<HeldRow>,
     first: bool,
     first_in_table: bool,
     pub(crate) rows_read: u64,
@@ -104,12 +107,12 @@ impl Snapshot {
                     .execute(&mut *conn)
                     .await
                     .map_err(query_error("closing the snapshot cursor"))?;
-                if let Some((_, marker)) = self.held.as_mut() {
-                    if *marker != SnapshotMarker::First {
-                        *marker = SnapshotMarker::LastInTable;
+                if let Some(held) = self.held.as_mut() {
+                    if held.marker != SnapshotMarker::First {
+                        held.marker = SnapshotMarker::LastInTable;
                     }
                 }
-                tracing::debug!(table = %table.qualified(), "table snapshot done");
+                tracing::debug!(table = %table.qualified, "table snapshot done");
             }
             let Some(next) = self.pending.pop_front() else {
                 self.finish(conn, &mut out).await?;
@@ -190,11 +193,11 @@ impl Snapshot {
         let bad = |e| {
             ConnectError::user(format!(
                 "a row of {} could not be read: {e}",
-                table.qualified()
+                table.qualified
             ))
         };
         let key = table.key_from_text(&texts).map_err(bad)?;
-        let after = table.row_from_text(texts.iter().copied()).map_err(bad)?;
+        let after = table.row_from_text(&texts).map_err(bad)?;
         let marker = if self.first {
             SnapshotMarker::First
         } else if self.first_in_table {
@@ -204,26 +207,44 @@ impl Snapshot {
         };
         self.first = false;
         self.first_in_table = false;
+        let next = HeldRow {
+            table: table.clone(),
+            key,
+            after,
+            marker,
+        };
+        self.rows_read += 1;
+        if let Some(previous) = self.held.replace(next) {
+            out.push(self.record(previous, false));
+        }
+        Ok(())
+    }
+
+    /// The `r` event of a row read.
+    fn record(&self, row: HeldRow, last: bool) -> SourceRecord {
         let info = SourceInfo {
             ts_us: self.ts_us,
             tx_id: None,
             lsn: Some(self.lsn),
             last_commit_lsn: None,
-            snapshot: marker,
+            snapshot: if last {
+                SnapshotMarker::Last
+            } else {
+                row.marker
+            },
         };
-        let record = self
-            .events
-            .change(table, "r", key, None, Some(after), &info);
-        let next = SourceRecord {
-            record,
+        let change = Change {
+            op: "r",
+            key: row.key,
+            before: None,
+            after: Some(&row.after),
+            transaction: None,
+        };
+        SourceRecord {
+            record: self.events.change(&row.table, change, &info),
             source_partition: self.partition.clone(),
-            source_offset: self.position(false).to_offset(),
-        };
-        self.rows_read += 1;
-        if let Some((previous, marker)) = self.held.replace((next, marker)) {
-            out.push(with_marker(previous, marker));
+            source_offset: self.position(last).to_offset(),
         }
-        Ok(())
     }
 
     async fn finish(
@@ -235,9 +256,8 @@ impl Snapshot {
             .execute(&mut *conn)
             .await
             .map_err(query_error("ending the snapshot transaction"))?;
-        if let Some((mut last, _)) = self.held.take() {
-            last.source_offset = self.position(true).to_offset();
-            out.push(with_marker(last, SnapshotMarker::Last));
+        if let Some(last) = self.held.take() {
+            out.push(self.record(last, true));
         }
         tracing::info!(rows = self.rows_read, "snapshot done");
         Ok(())
@@ -262,15 +282,11 @@ impl Snapshot {
     }
 }
 
-fn with_marker(mut record: SourceRecord, marker: SnapshotMarker) -> SourceRecord {
-    if let Some(source) = record
-        .record
-        .value
-        .as_object_mut()
-        .and_then(|v| v.get_mut("source"))
-        .and_then(|s| s.as_object_mut())
-    {
-        source.insert("snapshot".into(), marker.as_str().into());
-    }
-    record
+/// A row read and not yet made into a record.
+#[derive(Debug)]
+struct HeldRow {
+    table: Arc<Table>,
+    key: Option<Bytes>,
+    after: Vec<u8>,
+    marker: SnapshotMarker,
 }

@@ -2,11 +2,13 @@
 //! record key's columns, and the Connect schemas of key, row and envelope, built once
 //! per table version and shared by every event of it.
 
-use serde_json::{json, Map, Value};
+use bytes::Bytes;
+use serde_json::{json, Value};
 use weir_connect::converter::base64;
 use weir_connect::Schema;
 
 use super::events::source_schema;
+use super::json_text;
 use super::pgoutput::ColumnValue;
 use super::types::{ColumnMapping, TypeError};
 
@@ -23,8 +25,10 @@ pub(crate) struct Column {
     /// False for a column `column.include.list`/`exclude.list` leaves out, or of a type
     /// Weir does not map when `include.unknown.datatypes` is off.
     pub(crate) kept: bool,
+    /// `"name":`, as rows and keys write it.
+    field: Box<[u8]>,
     /// The JSON of `UNAVAILABLE_VALUE` in this column's schema type.
-    unavailable: Value,
+    unavailable: Box<[u8]>,
 }
 
 impl Column {
@@ -35,20 +39,30 @@ impl Column {
             _ => Value::String(UNAVAILABLE_VALUE.to_string()),
         };
         Column {
+            field: json_text::field_name(&name),
+            unavailable: unavailable.to_string().into_bytes().into_boxed_slice(),
             name,
             mapping,
             optional,
             kept,
-            unavailable,
         }
     }
+}
+
+/// One value of a row, whichever way it arrived.
+#[derive(Debug, Clone, Copy)]
+enum Cell<'a> {
+    Null,
+    /// An unchanged TOASTed value pgoutput left out.
+    Unchanged,
+    Text(&'a str),
 }
 
 /// A table's event shapes.
 #[derive(Debug)]
 pub(crate) struct Table {
-    pub(crate) schema: String,
-    pub(crate) name: String,
+    /// `schema.table`, as include lists and transaction metadata name it.
+    pub(crate) qualified: String,
     pub(crate) topic: String,
     pub(crate) columns: Vec<Column>,
     /// Indexes into `columns` of the record key: the primary key, or the columns
@@ -56,6 +70,8 @@ pub(crate) struct Table {
     pub(crate) key: Vec<usize>,
     pub(crate) key_schema: Option<Schema>,
     pub(crate) envelope_schema: Schema,
+    /// `,"schema":…,"table":…` of the `source` block, written once.
+    pub(crate) source_fields: Box<[u8]>,
 }
 
 impl Table {
@@ -112,8 +128,8 @@ impl Table {
             "version": 2,
         }));
         Table {
-            schema,
-            name,
+            qualified: format!("{schema}.{name}"),
+            source_fields: source_table_fields(&schema, &name),
             topic,
             columns,
             key,
@@ -122,101 +138,108 @@ impl Table {
         }
     }
 
-    /// `schema.table`, as include lists and transaction metadata name it.
-    pub(crate) fn qualified(&self) -> String {
-        format!("{}.{}", self.schema, self.name)
+    /// A row from text values in column order (`None`: SQL NULL), as `before`/`after`
+    /// JSON.
+    pub(crate) fn row_from_text(&self, values: &[Option<&str>]) -> Result<Vec<u8>, RowError> {
+        self.write_object(self.kept(), |i| Ok(text_cell(values, i)))
     }
 
-    /// A row from text values in column order (`None`: SQL NULL), as `before`/`after`.
-    pub(crate) fn row_from_text<'a>(
-        &self,
-        values: impl Iterator<Item = Option<&'a str>>,
-    ) -> Result<Value, TypeError> {
-        let mut row = Map::with_capacity(self.columns.len());
-        for (column, text) in self.columns.iter().zip(values) {
-            if !column.kept {
-                continue;
-            }
-            let value = match text {
-                Some(text) => column.mapping.value(text)?,
-                None => Value::Null,
-            };
-            row.insert(column.name.clone(), value);
+    /// The record key's JSON from text values in column order (`None`: the table has
+    /// no key).
+    pub(crate) fn key_from_text(&self, values: &[Option<&str>]) -> Result<Option<Bytes>, RowError> {
+        if self.key.is_empty() {
+            return Ok(None);
         }
-        Ok(Value::Object(row))
+        let key = self.write_object(self.key.iter().copied(), |i| Ok(text_cell(values, i)))?;
+        Ok(Some(Bytes::from(key)))
     }
 
-    /// A row from a pgoutput tuple. A column the tuple does not carry (a key-only old
-    /// tuple) is null.
-    pub(crate) fn row_from_tuple(&self, tuple: &[ColumnValue]) -> Result<Value, RowError> {
-        let mut row = Map::with_capacity(self.columns.len());
-        for (i, column) in self.columns.iter().enumerate() {
-            if !column.kept {
-                continue;
-            }
-            let value = match tuple.get(i) {
-                None | Some(ColumnValue::Null) => Value::Null,
-                Some(ColumnValue::Unchanged) => column.unavailable.clone(),
-                Some(ColumnValue::Text(bytes)) => {
-                    let text = std::str::from_utf8(bytes).map_err(|_| RowError::NotUtf8 {
-                        column: column.name.clone(),
-                    })?;
-                    column.mapping.value(text).map_err(RowError::Type)?
-                }
+    /// A row from a pgoutput tuple, as `before`/`after` JSON. A column the tuple does
+    /// not carry (a key-only old tuple) is null.
+    pub(crate) fn row_from_tuple(&self, tuple: &[ColumnValue]) -> Result<Vec<u8>, RowError> {
+        self.write_object(self.kept(), |i| {
+            Ok(match tuple.get(i) {
+                None | Some(ColumnValue::Null) => Cell::Null,
+                Some(ColumnValue::Unchanged) => Cell::Unchanged,
+                Some(ColumnValue::Text(bytes)) => Cell::Text(self.utf8(i, bytes)?),
                 Some(ColumnValue::Binary(_)) => {
                     return Err(RowError::Binary {
-                        column: column.name.clone(),
+                        column: self.columns[i].name.clone(),
                     })
                 }
-            };
-            row.insert(column.name.clone(), value);
-        }
-        Ok(Value::Object(row))
+            })
+        })
     }
 
-    /// The record key from a pgoutput tuple (`None`: the table has no key). Key
-    /// columns the column filters leave out of rows are still in the key.
-    pub(crate) fn key_from_tuple(&self, tuple: &[ColumnValue]) -> Result<Option<Value>, RowError> {
+    /// The record key's JSON from a pgoutput tuple (`None`: the table has no key).
+    /// Key columns the column filters leave out of rows are still in the key.
+    pub(crate) fn key_from_tuple(&self, tuple: &[ColumnValue]) -> Result<Option<Bytes>, RowError> {
         if self.key.is_empty() {
             return Ok(None);
         }
-        let mut key = Map::with_capacity(self.key.len());
-        for &i in &self.key {
-            let column = &self.columns[i];
-            let value = match tuple.get(i) {
-                Some(ColumnValue::Text(bytes)) => {
-                    let text = std::str::from_utf8(bytes).map_err(|_| RowError::NotUtf8 {
-                        column: column.name.clone(),
-                    })?;
-                    column.mapping.value(text).map_err(RowError::Type)?
-                }
-                Some(ColumnValue::Unchanged) => column.unavailable.clone(),
-                _ => Value::Null,
-            };
-            key.insert(column.name.clone(), value);
-        }
-        Ok(Some(Value::Object(key)))
+        let key = self.write_object(self.key.iter().copied(), |i| {
+            Ok(match tuple.get(i) {
+                Some(ColumnValue::Text(bytes)) => Cell::Text(self.utf8(i, bytes)?),
+                Some(ColumnValue::Unchanged) => Cell::Unchanged,
+                _ => Cell::Null,
+            })
+        })?;
+        Ok(Some(Bytes::from(key)))
     }
 
-    /// The record key from text values in column order.
-    pub(crate) fn key_from_text(
+    fn kept(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.columns.len()).filter(|&i| self.columns[i].kept)
+    }
+
+    fn utf8<'a>(&self, i: usize, bytes: &'a [u8]) -> Result<&'a str, RowError> {
+        std::str::from_utf8(bytes).map_err(|_| RowError::NotUtf8 {
+            column: self.columns[i].name.clone(),
+        })
+    }
+
+    /// `{"col":value,…}` over the columns `indexes` names.
+    fn write_object<'a>(
         &self,
-        values: &[Option<&str>],
-    ) -> Result<Option<Value>, TypeError> {
-        if self.key.is_empty() {
-            return Ok(None);
-        }
-        let mut key = Map::with_capacity(self.key.len());
-        for &i in &self.key {
+        indexes: impl Iterator<Item = usize>,
+        cell: impl Fn(usize) -> Result<Cell<'a>, RowError>,
+    ) -> Result<Vec<u8>, RowError> {
+        let mut out = Vec::with_capacity(16 * self.columns.len() + 2);
+        out.push(b'{');
+        for (n, i) in indexes.enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
             let column = &self.columns[i];
-            let value = match values.get(i).copied().flatten() {
-                Some(text) => column.mapping.value(text)?,
-                None => Value::Null,
-            };
-            key.insert(column.name.clone(), value);
+            out.extend_from_slice(&column.field);
+            match cell(i)? {
+                Cell::Null => out.extend_from_slice(b"null"),
+                Cell::Unchanged => out.extend_from_slice(&column.unavailable),
+                Cell::Text(text) => column
+                    .mapping
+                    .write_value(text, &mut out)
+                    .map_err(RowError::Type)?,
+            }
         }
-        Ok(Some(Value::Object(key)))
+        out.push(b'}');
+        Ok(out)
     }
+}
+
+fn text_cell<'a>(values: &[Option<&'a str>], i: usize) -> Cell<'a> {
+    values
+        .get(i)
+        .copied()
+        .flatten()
+        .map_or(Cell::Null, Cell::Text)
+}
+
+/// `,"schema":"public","table":"orders"`.
+fn source_table_fields(schema: &str, name: &str) -> Box<[u8]> {
+    let mut out = b",\"schema\":".to_vec();
+    json_text::string(&mut out, schema);
+    out.extend_from_slice(b",\"table\":");
+    json_text::string(&mut out, name);
+    out.into_boxed_slice()
 }
 
 /// Why a tuple could not become a row.

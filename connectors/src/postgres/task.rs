@@ -62,10 +62,7 @@ impl PostgresSourceTask {
             "{}{}{}",
             config.heartbeat_topics_prefix, config.topic_delimiter, config.topic_prefix
         );
-        let events = Arc::new(EventContext {
-            prefix: config.topic_prefix.clone(),
-            database: config.dbname.clone(),
-        });
+        let events = Arc::new(EventContext::new(&config.topic_prefix, &config.dbname));
         PostgresSourceTask {
             metrics: None,
             context: None,

@@ -234,6 +234,22 @@ impl ColumnMapping {
         schema
     }
 
+    /// [`value`](Self::value)'s JSON text appended to `out`; the common scalar types
+    /// are written straight from their text, with no `Value` between.
+    pub(crate) fn write_value(&self, text: &str, out: &mut Vec<u8>) -> Result<(), TypeError> {
+        if let Shape::Scalar(convert) = &self.shape {
+            let written = convert
+                .write_direct(text, out)
+                .map_err(|bad| TypeError::new(&self.type_name, text, bad))?;
+            if written {
+                return Ok(());
+            }
+        }
+        let value = self.value(text)?;
+        serde_json::to_writer(&mut *out, &value).expect("writing to a Vec cannot fail");
+        Ok(())
+    }
+
     /// A text value as Debezium's JSON converter writes it. NULL never gets here: the
     /// caller writes `null` for it.
     pub(crate) fn value(&self, text: &str) -> Result<Value, TypeError> {

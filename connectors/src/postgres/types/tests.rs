@@ -45,9 +45,14 @@ fn schema_of(m: &ColumnMapping) -> Value {
     s
 }
 
+/// Checks `value`, and that `write_value` writes the same JSON.
 fn values(m: &ColumnMapping, cases: &[(&str, Value)]) {
     for (text, expected) in cases {
         assert_eq!(&m.value(text).unwrap(), expected, "value of {text:?}");
+        let mut written = Vec::new();
+        m.write_value(text, &mut written).unwrap();
+        let written: Value = serde_json::from_slice(&written).unwrap();
+        assert_eq!(&written, expected, "written value of {text:?}");
     }
 }
 
@@ -81,10 +86,14 @@ fn integers_booleans_and_floats() {
         let m = mapping(&base(id, name), -1);
         assert_eq!(schema_of(&m), json!({ "type": ty }));
         assert_eq!(m.value(text).unwrap().to_string(), text);
+        let mut written = Vec::new();
+        m.write_value(text, &mut written).unwrap();
+        assert_eq!(written, text.as_bytes());
     }
-    assert!(mapping(&base(oid::INT2, "int2"), -1)
-        .value("32768")
-        .is_err());
+    let int2 = mapping(&base(oid::INT2, "int2"), -1);
+    assert!(int2.value("32768").is_err());
+    assert!(int2.write_value("32768", &mut Vec::new()).is_err());
+    assert!(b.write_value("true", &mut Vec::new()).is_err());
 
     let f4 = mapping(&base(oid::FLOAT4, "float4"), -1);
     assert_eq!(schema_of(&f4), json!({"type":"float32"}));
@@ -126,8 +135,16 @@ fn text_like_types_pass_their_text_through() {
     for (id, name, text) in cases {
         let m = mapping(&base(id, name), -1);
         assert_eq!(schema_of(&m), json!({"type":"string"}), "{name}");
-        assert_eq!(m.value(text).unwrap(), json!(text), "{name}");
+        values(&m, &[(text, json!(text))]);
     }
+    let text = mapping(&base(25, "text"), -1);
+    values(
+        &text,
+        &[(
+            "quote \" and \\ and \u{1}",
+            json!("quote \" and \\ and \u{1}"),
+        )],
+    );
 }
 
 // Basic types table: JSON/JSONB, XML, UUID, LTREE; TSVECTOR types table.
