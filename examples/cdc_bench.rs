@@ -195,20 +195,42 @@ impl Bench {
         let topic = topic(&name);
         let reader = TopicReader::new(&self.bootstrap, &topic)?;
         let pipeline = self.start(&name, "no_data", exactly_once)?;
+        // The steady rate is taken between the topic's holding a tenth of the rows and
+        // nine tenths (its offsets: with exactly-once the transaction markers count
+        // too, one per 200 rows), so neither the connector's start nor the last
+        // check's period is in it.
+        let (tenth, nine_tenths) = (rows as i64 / 10, rows as i64 * 9 / 10);
+        let mut marks = [None, None];
+        wait_until(|| {
+            let end = reader.end();
+            for (mark, at) in marks.iter_mut().zip([tenth, nine_tenths]) {
+                if mark.is_none() && end >= at {
+                    *mark = Some((Instant::now(), end));
+                }
+            }
+            Ok(marks[1].is_some())
+        })?;
         wait_until(|| reader.holds(rows as i64, exactly_once))?;
         let elapsed = pipeline.started.elapsed();
         pipeline.stop(&self.runtime);
 
         let secs = elapsed.as_secs_f64();
         let bytes = reader.mean_record_size()? * rows as f64;
+        let steady = match marks {
+            [Some((t1, n1)), Some((t9, n9))] if t9 > t1 => {
+                (n9 - n1) as f64 / t9.duration_since(t1).as_secs_f64()
+            }
+            _ => rows as f64 / secs,
+        };
         println!(
-            "streaming ({mode}): {rows} events, {:.1} MB in {secs:.2} s: {:.0} records/s, {:.1} MB/s",
+            "streaming ({mode}): {rows} events, {:.1} MB in {secs:.2} s from the connector's start: {:.0} records/s, {:.1} MB/s; steady {steady:.0} records/s, {:.1} MB/s",
             bytes / 1e6,
             rows as f64 / secs,
-            bytes / 1e6 / secs
+            bytes / 1e6 / secs,
+            steady * bytes / rows as f64 / 1e6,
         );
         self.pg.drop_table(&name)?;
-        Ok(rows as f64 / secs)
+        Ok(steady)
     }
 
     /// Peak RSS while the connector streams one transaction of `rows` rows.
@@ -265,7 +287,9 @@ impl Bench {
         let warm = Instant::now();
         loop {
             if warm.elapsed() > Duration::from_secs(30) {
-                return Err(format!("latency ({mode}): the consumer never read the warm-up row").into());
+                return Err(
+                    format!("latency ({mode}): the consumer never read the warm-up row").into(),
+                );
             }
             if let Some(message) = consumer.poll(Duration::from_millis(5)) {
                 let value: Value = serde_json::from_slice(message?.payload().unwrap_or_default())?;
