@@ -10,7 +10,10 @@
 //! - streaming: events/s and MB/s from one slot into the topic, at-least-once and
 //!   exactly-once (`transaction.boundary=connector`), for `--rows` single-row INSERTs
 //!   committed 200 at a time, written while the connector is stopped so the backlog
-//!   measures the connector and not the writer;
+//!   measures the connector and not the writer: the whole time from the connector's
+//!   start, the steady rate between a tenth and nine tenths of the rows, and the CPU
+//!   time of the connector's process per event (which a busy machine inflates less
+//!   than it does the rates);
 //! - latency: p50/p99/max from a transaction's commit (its commit timestamp, in each
 //!   event's `source.ts_us`) to the event being readable, at a steady `--rate`
 //!   changes/s in 10-row transactions for `--seconds`, in both modes;
@@ -194,6 +197,7 @@ impl Bench {
 
         let topic = topic(&name);
         let reader = TopicReader::new(&self.bootstrap, &topic)?;
+        let cpu_before = process_cpu_seconds()?;
         let pipeline = self.start(&name, "no_data", exactly_once)?;
         // The steady rate is taken between the topic's holding a tenth of the rows and
         // nine tenths (its offsets: with exactly-once the transaction markers count
@@ -212,6 +216,7 @@ impl Bench {
         })?;
         wait_until(|| reader.holds(rows as i64, exactly_once))?;
         let elapsed = pipeline.started.elapsed();
+        let cpu = process_cpu_seconds()? - cpu_before;
         pipeline.stop(&self.runtime);
 
         let secs = elapsed.as_secs_f64();
@@ -228,6 +233,10 @@ impl Bench {
             rows as f64 / secs,
             bytes / 1e6 / secs,
             steady * bytes / rows as f64 / 1e6,
+        );
+        println!(
+            "streaming ({mode}): {cpu:.2} CPU s in the connector's process ({:.1} µs/event)",
+            cpu * 1e6 / rows as f64
         );
         self.pg.drop_table(&name)?;
         Ok(steady)
@@ -748,6 +757,17 @@ fn latency_consumer(bootstrap: &str, topic: &str, partitions: &[i32]) -> BenchRe
     }
     consumer.assign(&assignment)?;
     Ok(consumer)
+}
+
+/// User + system CPU seconds of this process so far (all its threads).
+fn process_cpu_seconds() -> BenchResult<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th of the whole line, in clock ticks (USER_HZ, 100 on Linux).
+    let after = stat.rsplit_once(") ").ok_or("unreadable /proc/self/stat")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    Ok(ticks as f64 / 100.0)
 }
 
 /// A field of /proc/self/status, in kB.

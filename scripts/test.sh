@@ -153,8 +153,11 @@ WEIR_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/weir"
 export WEIR_BIN
 
 if [[ $E2E_ONLY -eq 0 ]]; then
-    step "cargo test --workspace"
-    cargo test --workspace --quiet || fail "Rust tests failed (cargo test --workspace)"
+    # The tests build with the release profile too: one build of every dependency
+    # instead of a debug one beside the release binary's.
+    step "cargo test --workspace --release"
+    cargo test --workspace --release --quiet \
+        || fail "Rust tests failed (cargo test --workspace --release)"
 fi
 
 # --- End-to-end tests ------------------------------------------------------------
