@@ -148,7 +148,7 @@ struct Window {
     by_key: HashMap<Bytes, usize>,
     /// The primary key of the chunk's last row.
     last_key: Vec<String>,
-    /// Fewer rows than a chunk: the table is done after this one.
+    /// The table is done after this chunk.
     last_chunk: bool,
 }
 
@@ -608,8 +608,9 @@ impl IncrementalSnapshot {
             table: current.table.clone(),
             rows: Vec::with_capacity(rows.len()),
             by_key: HashMap::with_capacity(rows.len()),
+            // Fewer rows than asked for, or the maximum key read: nothing is left.
+            last_chunk: rows.len() < size || last_key == max,
             last_key,
-            last_chunk: rows.len() < size,
         };
         for row in &rows {
             let texts: Vec<Option<&str>> = row.iter().map(|v| v.as_deref()).collect();
