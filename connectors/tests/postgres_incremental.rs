@@ -206,7 +206,8 @@ async fn execute_snapshot_reads_every_row_in_chunks_while_streaming() {
     );
     // The initial snapshot reads the items, never the signal table.
     let mut cdc = Cdc::open(&pg, "incr", &[("snapshot.mode", "initial")]).await;
-    cdc.until("the initial snapshot", |c| c.seen.len() >= 20).await;
+    cdc.until("the initial snapshot", |c| c.seen.len() >= 20)
+        .await;
     assert!(cdc.reads("shop.public.items").is_empty());
 
     // Bad signals are logged and skipped; streaming goes on.
@@ -214,7 +215,8 @@ async fn execute_snapshot_reads_every_row_in_chunks_while_streaming() {
     execute_snapshot(&pg, "bad-table", r#"{"data-collections":["public.nope"]}"#);
     signal(&pg, "unknown", "do-something", "");
     pg.psql("INSERT INTO items VALUES (21, 'streamed');");
-    cdc.until("the streamed insert", |c| c.seen.len() >= 21).await;
+    cdc.until("the streamed insert", |c| c.seen.len() >= 21)
+        .await;
     assert_eq!(value(&cdc.seen[20])["op"], "c");
 
     let opens_before = count(
@@ -233,7 +235,11 @@ async fn execute_snapshot_reads_every_row_in_chunks_while_streaming() {
     .await;
     cdc.drain().await;
     let reads = cdc.reads("shop.public.items");
-    assert_eq!(reads, (1..=21).collect::<Vec<_>>(), "each row once, in key order");
+    assert_eq!(
+        reads,
+        (1..=21).collect::<Vec<_>>(),
+        "each row once, in key order"
+    );
     for r in cdc.seen.iter().skip(21) {
         let v = value(r);
         assert_eq!(v["op"], "r");
@@ -371,7 +377,11 @@ async fn additional_conditions_snapshot_only_the_matching_rows() {
     cdc.drain().await;
     let blue: Vec<i64> = (1..=15).filter(|i| i % 2 == 0).collect();
     assert_eq!(cdc.reads("shop.public.paint"), blue);
-    for r in cdc.seen.iter().filter(|r| r.record.topic == "shop.public.paint") {
+    for r in cdc
+        .seen
+        .iter()
+        .filter(|r| r.record.topic == "shop.public.paint")
+    {
         assert_eq!(value(r)["after"]["color"], "blue");
     }
     assert_eq!(cdc.reads("shop.public.other"), vec![1, 2, 3, 4]);
@@ -390,8 +400,10 @@ async fn stop_pause_and_resume_signals_steer_the_snapshot() {
     );
     let mut cdc = Cdc::open(&pg, "steer", &[]).await;
     execute_snapshot(&pg, "ab", r#"{"data-collections":["public.a","public.b"]}"#);
-    cdc.until("a first chunk of a", |c| !c.reads("shop.public.a").is_empty())
-        .await;
+    cdc.until("a first chunk of a", |c| {
+        !c.reads("shop.public.a").is_empty()
+    })
+    .await;
 
     // Paused: at most the chunk already read is delivered, then nothing.
     signal(&pg, "pause-1", "pause-snapshot", "");
@@ -453,7 +465,10 @@ async fn a_restarted_task_resumes_the_snapshot_after_the_last_chunk_stored() {
     let mut cdc = Cdc::open(
         &pg,
         "resume",
-        &[("incremental.snapshot.watermarking.strategy", "insert_delete")],
+        &[(
+            "incremental.snapshot.watermarking.strategy",
+            "insert_delete",
+        )],
     )
     .await;
     execute_snapshot(&pg, "t-1", r#"{"data-collections":["public.t"]}"#);
@@ -478,7 +493,10 @@ async fn a_restarted_task_resumes_the_snapshot_after_the_last_chunk_stored() {
     assert_eq!(all, ids(1..=30), "no key missing");
     // insert_delete leaves no markers behind.
     assert_eq!(
-        count(&pg, "SELECT count(*) FROM debezium_signal WHERE type LIKE 'snapshot-window%'"),
+        count(
+            &pg,
+            "SELECT count(*) FROM debezium_signal WHERE type LIKE 'snapshot-window%'"
+        ),
         0
     );
     cdc.close().await;

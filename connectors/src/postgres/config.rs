@@ -249,9 +249,11 @@ fn parse_signal_collection(text: &str) -> Option<(String, String)> {
 fn signal_collection(value: &ConfigValue) -> Result<(), String> {
     match value {
         ConfigValue::Null => Ok(()),
-        _ => parse_signal_collection(text(value)).map(|_| ()).ok_or_else(|| {
-            "the signal table is <schema>.<table>, e.g. public.debezium_signal".to_string()
-        }),
+        _ => parse_signal_collection(text(value))
+            .map(|_| ())
+            .ok_or_else(|| {
+                "the signal table is <schema>.<table>, e.g. public.debezium_signal".to_string()
+            }),
     }
 }
 
@@ -427,7 +429,12 @@ impl PostgresConfig {
             signal_table: config
                 .string(SIGNAL_DATA_COLLECTION)
                 .and_then(parse_signal_collection)
-                .filter(|_| config.list(SIGNAL_ENABLED_CHANNELS).iter().any(|c| c == "source")),
+                .filter(|_| {
+                    config
+                        .list(SIGNAL_ENABLED_CHANNELS)
+                        .iter()
+                        .any(|c| c == "source")
+                }),
             incremental_chunk_size: long(INCREMENTAL_SNAPSHOT_CHUNK_SIZE, 1024) as usize,
             watermarking: match config.string(INCREMENTAL_SNAPSHOT_WATERMARKING_STRATEGY) {
                 Some("insert_delete") => Watermarking::InsertDelete,

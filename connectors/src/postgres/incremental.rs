@@ -302,11 +302,7 @@ impl IncrementalSnapshot {
                 self.config.watermarking == Watermarking::InsertDelete
                     && row.id == format!("{}-open", w.chunk)
             });
-            return if closes {
-                self.close(lsn)
-            } else {
-                Vec::new()
-            };
+            return if closes { self.close(lsn) } else { Vec::new() };
         }
         let signal = match signal::parse(&row.kind, row.data.as_deref()) {
             Ok(signal) => signal,

@@ -32,7 +32,7 @@ pub(crate) mod pgoutput;
 mod position;
 mod registry;
 mod replication;
-mod signal;
+pub(crate) mod signal;
 mod snapshot;
 mod table;
 mod task;

@@ -38,9 +38,10 @@ pub(crate) async fn with_signal_table(
     let Some((schema, name)) = &config.signal_table else {
         return Ok(published);
     };
-    let found = catalog::tables(conn).await?.into_iter().find(|t| {
-        t.schema.eq_ignore_ascii_case(schema) && t.name.eq_ignore_ascii_case(name)
-    });
+    let found = catalog::tables(conn)
+        .await?
+        .into_iter()
+        .find(|t| t.schema.eq_ignore_ascii_case(schema) && t.name.eq_ignore_ascii_case(name));
     match found {
         Some(table) => published.push(table),
         None => {
@@ -162,7 +163,9 @@ pub(crate) enum SignalError {
     NotObject,
     #[error("`{0}` must be an array of strings")]
     NotStrings(&'static str),
-    #[error("`additional-conditions` must be an array of {{\"data-collection\": …, \"filter\": …}}")]
+    #[error(
+        "`additional-conditions` must be an array of {{\"data-collection\": …, \"filter\": …}}"
+    )]
     BadCondition,
     #[error("names no data-collections")]
     NoCollections,
@@ -325,7 +328,10 @@ mod tests {
             err(Some(r#"{"data-collections":[1]}"#)),
             SignalError::NotStrings("data-collections")
         );
-        assert_eq!(err(Some(r#"{"data-collections":[]}"#)), SignalError::NoCollections);
+        assert_eq!(
+            err(Some(r#"{"data-collections":[]}"#)),
+            SignalError::NoCollections
+        );
         assert_eq!(
             err(Some(r#"{"data-collections":["a.b"],"type":"blocking"}"#)),
             SignalError::UnsupportedType("blocking".into())
@@ -361,11 +367,11 @@ mod tests {
 
     #[test]
     fn other_types_are_unknown_not_errors() {
+        assert_eq!(parse("log", Some("{}")), Ok(Signal::Unknown("log".into())));
         assert_eq!(
-            parse("log", Some("{}")),
-            Ok(Signal::Unknown("log".into()))
+            parse(PAUSE_SNAPSHOT, Some("garbage")),
+            Ok(Signal::PauseSnapshot)
         );
-        assert_eq!(parse(PAUSE_SNAPSHOT, Some("garbage")), Ok(Signal::PauseSnapshot));
         assert_eq!(
             parse(WINDOW_OPEN, Some("abc")),
             Ok(Signal::WindowOpen("abc".into()))
