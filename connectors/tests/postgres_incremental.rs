@@ -522,8 +522,7 @@ async fn signal_channels_other_than_the_source_are_refused() {
     let err = plugin
         .config_def()
         .parse(&map("source,kafka"))
-        .err()
-        .expect("kafka refused");
+        .expect_err("kafka refused");
     assert!(format!("{err:?}").contains("kafka"), "{err:?}");
     let bad_table = weir_connect::config::config_map(&[
         ("database.hostname", "h"),
