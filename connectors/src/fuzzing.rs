@@ -21,3 +21,41 @@ pub fn pgoutput_message(data: &[u8]) {
         Err(err) => assert!(err.offset() <= data.len(), "{err}"),
     }
 }
+
+/// One signal's `data` (the JSON text a row of the signal table carries), under
+/// each signal type: any text parses or is refused without a panic, and what an
+/// `execute-snapshot` accepts names at least one collection, none of them empty,
+/// which match names without a panic.
+pub fn signal_data(data: &[u8]) {
+    use crate::postgres::signal::{self, Signal};
+    let text = String::from_utf8_lossy(data);
+    for kind in [
+        signal::EXECUTE_SNAPSHOT,
+        signal::STOP_SNAPSHOT,
+        signal::PAUSE_SNAPSHOT,
+        signal::RESUME_SNAPSHOT,
+        signal::WINDOW_OPEN,
+        signal::WINDOW_CLOSE,
+    ] {
+        match signal::parse(kind, Some(&text)) {
+            Ok(Signal::ExecuteSnapshot(request)) => {
+                assert!(!request.collections.is_empty());
+                for pattern in request
+                    .collections
+                    .iter()
+                    .chain(request.conditions.iter().map(|(p, _)| p))
+                {
+                    assert!(!pattern.is_empty());
+                    let _ = signal::matches(pattern, "public.orders");
+                }
+            }
+            Ok(Signal::StopSnapshot(patterns)) => {
+                for pattern in &patterns {
+                    let _ = signal::matches(pattern, "public.orders");
+                }
+            }
+            Ok(_) => {}
+            Err(err) => assert!(!err.to_string().is_empty()),
+        }
+    }
+}

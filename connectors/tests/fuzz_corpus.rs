@@ -25,3 +25,8 @@ fn pgoutput_message_corpus_replays() {
         weir_connectors::fuzzing::pgoutput_message,
     );
 }
+
+#[test]
+fn signal_data_corpus_replays() {
+    replay("signal_data", weir_connectors::fuzzing::signal_data);
+}

@@ -13,6 +13,7 @@ use weir_connect::{ConnectError, Record, SourceRecord};
 
 use super::config::PostgresConfig;
 use super::events::{self, Change, EventContext, SnapshotMarker, SourceInfo, PG_EPOCH_OFFSET_US};
+use super::incremental::IncrementalSnapshot;
 use super::pgoutput::{Message, OldTuple};
 use super::position::{self, Position};
 use super::registry::TableRegistry;
@@ -63,6 +64,8 @@ pub(crate) struct Capture {
     events: Arc<EventContext>,
     partition: Value,
     pub(crate) tables: TableRegistry,
+    /// Signals from the signal table and the incremental snapshot they drive.
+    pub(crate) incremental: IncrementalSnapshot,
     txn: Option<Transaction>,
     /// The end of the last whole transaction: where a restart begins.
     resume_lsn: u64,
@@ -98,6 +101,7 @@ impl Capture {
         Capture {
             partition: position::partition(&config.topic_prefix),
             tables: TableRegistry::new(config.clone()),
+            incremental: IncrementalSnapshot::new(config.clone(), events.clone()),
             transaction_topic: format!("{}{d}{}", config.topic_prefix, config.topic_transaction),
             message_topic: format!("{}{d}message", config.topic_prefix),
             config,
@@ -149,19 +153,29 @@ impl Capture {
     }
 
     fn source_record(&self, record: Record, at: Position) -> SourceRecord {
+        let mut source_offset = at.to_offset();
+        self.incremental.annotate(&mut source_offset);
         SourceRecord {
             record,
             source_partition: self.partition.clone(),
-            source_offset: at.to_offset(),
+            source_offset,
         }
+    }
+
+    /// The incremental snapshot's database work, when some is due (see
+    /// `IncrementalSnapshot::step`).
+    pub(crate) async fn incremental_step(&mut self) -> Result<(), ConnectError> {
+        self.incremental.step(&mut self.tables).await
     }
 
     /// A heartbeat record at the idle position.
     pub(crate) fn heartbeat(&self, topic: &str) -> SourceRecord {
+        let mut source_offset = self.idle_position().to_offset();
+        self.incremental.annotate(&mut source_offset);
         SourceRecord {
             record: self.events.heartbeat(topic),
             source_partition: self.partition.clone(),
-            source_offset: self.idle_position().to_offset(),
+            source_offset,
         }
     }
 
@@ -285,6 +299,7 @@ impl Capture {
     ) -> Result<(), ConnectError> {
         let relation = match &message {
             Message::Relation(relation) => {
+                self.incremental.relation(relation);
                 return self.tables.describe(conn, relation).await;
             }
             Message::Insert { relation, .. }
@@ -300,6 +315,10 @@ impl Capture {
             // Types are looked up in the catalog; origins do not change events.
             _ => return Ok(()),
         };
+        if self.incremental.is_signal(relation) {
+            self.signal(lsn, &message, out);
+            return Ok(());
+        }
         let Some(table) = self.tables.get(relation)?.cloned() else {
             return Ok(());
         };
@@ -415,6 +434,7 @@ impl Capture {
             }
             _ => unreachable!("filtered above"),
         }
+        self.incremental.streamed(&table, &records);
         self.write_begin(out);
         let at = self.position_in(self.txn.as_ref().expect("checked above"));
         for record in records {
@@ -422,6 +442,24 @@ impl Capture {
         }
         self.processed(lsn);
         Ok(())
+    }
+
+    /// A change of the signal table: never an event itself, it may release an
+    /// incremental snapshot's chunk, whose records carry the snapshot's progress
+    /// from before the chunk until the last of them.
+    fn signal(&mut self, lsn: u64, message: &Message, out: &mut Vec<SourceRecord>) {
+        let Some(txn) = self.txn.as_ref() else {
+            return;
+        };
+        if txn.skip_until.is_some_and(|s| lsn <= s) {
+            return;
+        }
+        let at = self.position_in(txn);
+        for record in self.incremental.signal(message, lsn) {
+            self.push(record, at, out);
+        }
+        self.incremental.delivered();
+        self.processed(lsn);
     }
 
     fn truncate(

@@ -57,7 +57,10 @@ pub(crate) const HSTORE_HANDLING_MODE: &str = "hstore.handling.mode";
 pub(crate) const MONEY_FRACTION_DIGITS: &str = "money.fraction.digits";
 pub(crate) const INCLUDE_UNKNOWN_DATATYPES: &str = "include.unknown.datatypes";
 pub(crate) const SIGNAL_DATA_COLLECTION: &str = "signal.data.collection";
+pub(crate) const SIGNAL_ENABLED_CHANNELS: &str = "signal.enabled.channels";
 pub(crate) const INCREMENTAL_SNAPSHOT_CHUNK_SIZE: &str = "incremental.snapshot.chunk.size";
+pub(crate) const INCREMENTAL_SNAPSHOT_WATERMARKING_STRATEGY: &str =
+    "incremental.snapshot.watermarking.strategy";
 
 const CONNECTION: &str = "Connection";
 const CAPTURE: &str = "Capture";
@@ -87,6 +90,16 @@ pub(crate) enum PublicationMode {
     /// The publication must exist (Debezium's `disabled` and `no_tables`; Weir never
     /// creates an empty one, which captures nothing).
     Disabled,
+}
+
+/// `incremental.snapshot.watermarking.strategy`: how a chunk's window is marked in
+/// the signal table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Watermarking {
+    /// An open row, then a close row.
+    InsertInsert,
+    /// An open row, deleted to close: the table keeps no markers.
+    InsertDelete,
 }
 
 /// The typed settings a task runs with.
@@ -125,6 +138,10 @@ pub(crate) struct PostgresConfig {
     pub(crate) heartbeat_topics_prefix: String,
     pub(crate) status_update_interval: Duration,
     pub(crate) types: TypeOptions,
+    /// `signal.data.collection` as `(schema, table)`, when signals are read from it.
+    pub(crate) signal_table: Option<(String, String)>,
+    pub(crate) incremental_chunk_size: usize,
+    pub(crate) watermarking: Watermarking,
 }
 
 fn key(name: &str, ty: ConfigType, group: &str, doc: &str) -> ConfigKey {
@@ -216,20 +233,43 @@ pub(crate) fn config_def() -> ConfigDef {
         .define(key(HSTORE_HANDLING_MODE, ConfigType::String, TYPES, "hstore as `json` (a JSON object's text) or `map`.").default_value("json").validator(Validator::OneOf(&["json", "map"])))
         .define(key(MONEY_FRACTION_DIGITS, ConfigType::Int, TYPES, "The scale of money values as decimals.").default_value("2").validator(Validator::Range { min: Some(0.0), max: Some(18.0) }))
         .define(key(INCLUDE_UNKNOWN_DATATYPES, ConfigType::Boolean, TYPES, "Accepted for Debezium configs. Weir always emits columns of types it has no mapping for (extension types) as their text, where Debezium leaves them out unless this is true.").default_value("false"))
-        .define(key(SIGNAL_DATA_COLLECTION, ConfigType::String, CAPTURE, "Debezium's signalling table for incremental snapshots. Weir does not offer incremental snapshots yet: setting it is refused.").optional().validator(Validator::Custom(not_offered)))
-        .define(key(INCREMENTAL_SNAPSHOT_CHUNK_SIZE, ConfigType::Int, CAPTURE, "Rows per chunk of an incremental snapshot; accepted for Debezium configs, unused until Weir offers incremental snapshots.").default_value("1024").validator(positive))
+        .define(key(SIGNAL_DATA_COLLECTION, ConfigType::String, CAPTURE, "The signal table, <schema>.<table>, with columns id varchar primary key, type varchar, data varchar (in that order). Rows inserted into it start, stop, pause and resume incremental snapshots; the connector writes its window markers there. It must be in the publication, and its rows are never emitted.").optional().validator(Validator::Custom(signal_collection)))
+        .define(key(SIGNAL_ENABLED_CHANNELS, ConfigType::List, CAPTURE, "Where signals are read from: `source`, the signal table as it streams.").default_value("source").validator(Validator::Custom(signal_channels)))
+        .define(key(INCREMENTAL_SNAPSHOT_CHUNK_SIZE, ConfigType::Int, CAPTURE, "Rows per chunk of an incremental snapshot: each is read in one query and held in memory until the stream passes its window.").default_value("1024").validator(positive))
+        .define(key(INCREMENTAL_SNAPSHOT_WATERMARKING_STRATEGY, ConfigType::String, CAPTURE, "How an incremental snapshot marks a chunk's window in the signal table: `insert_insert` (an open and a close row) or `insert_delete` (an open row, deleted to close).").default_value("insert_insert").validator(Validator::OneOf(&["insert_insert", "insert_delete"])))
 }
 
-fn not_offered(value: &ConfigValue) -> Result<(), String> {
+/// `<schema>.<table>`.
+fn parse_signal_collection(text: &str) -> Option<(String, String)> {
+    let (schema, table) = text.trim().split_once('.')?;
+    let valid = |s: &str| !s.is_empty() && !s.contains('.');
+    (valid(schema) && valid(table)).then(|| (schema.to_string(), table.to_string()))
+}
+
+fn signal_collection(value: &ConfigValue) -> Result<(), String> {
     match value {
         ConfigValue::Null => Ok(()),
-        _ => Err(
-            "incremental snapshots (signal-triggered) are not available in this version of \
-                  Weir: remove the key, and use snapshot.mode=always or when_needed for a full \
-                  snapshot"
-                .to_string(),
-        ),
+        _ => parse_signal_collection(text(value))
+            .map(|_| ())
+            .ok_or_else(|| {
+                "the signal table is <schema>.<table>, e.g. public.debezium_signal".to_string()
+            }),
     }
+}
+
+fn signal_channels(value: &ConfigValue) -> Result<(), String> {
+    let ConfigValue::List(channels) = value else {
+        return Ok(());
+    };
+    for channel in channels {
+        if channel != "source" {
+            return Err(format!(
+                "the '{channel}' signal channel is not available in Weir: use `source` and \
+                 insert signals into the signal.data.collection table"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn text(value: &ConfigValue) -> &str {
@@ -386,6 +426,20 @@ impl PostgresConfig {
                 long(STATUS_UPDATE_INTERVAL_MS, 10_000) as u64
             ),
             types,
+            signal_table: config
+                .string(SIGNAL_DATA_COLLECTION)
+                .and_then(parse_signal_collection)
+                .filter(|_| {
+                    config
+                        .list(SIGNAL_ENABLED_CHANNELS)
+                        .iter()
+                        .any(|c| c == "source")
+                }),
+            incremental_chunk_size: long(INCREMENTAL_SNAPSHOT_CHUNK_SIZE, 1024) as usize,
+            watermarking: match config.string(INCREMENTAL_SNAPSHOT_WATERMARKING_STRATEGY) {
+                Some("insert_delete") => Watermarking::InsertDelete,
+                _ => Watermarking::InsertInsert,
+            },
         })
     }
 

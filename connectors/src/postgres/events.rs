@@ -28,6 +28,8 @@ pub(crate) enum SnapshotMarker {
     FirstInTable,
     LastInTable,
     Last,
+    /// A row an incremental snapshot read while streaming.
+    Incremental,
 }
 
 impl SnapshotMarker {
@@ -39,6 +41,7 @@ impl SnapshotMarker {
             SnapshotMarker::FirstInTable => "first_in_data_collection",
             SnapshotMarker::LastInTable => "last_in_data_collection",
             SnapshotMarker::Last => "last",
+            SnapshotMarker::Incremental => "incremental",
         }
     }
 }

@@ -5,7 +5,8 @@ use regex::{Regex, RegexBuilder};
 use weir_connect::config::{ConfigIssue, ParsedConfig};
 
 use super::config::{
-    COLUMN_EXCLUDE, COLUMN_INCLUDE, SCHEMA_EXCLUDE, SCHEMA_INCLUDE, TABLE_EXCLUDE, TABLE_INCLUDE,
+    COLUMN_EXCLUDE, COLUMN_INCLUDE, SCHEMA_EXCLUDE, SCHEMA_INCLUDE, SIGNAL_DATA_COLLECTION,
+    TABLE_EXCLUDE, TABLE_INCLUDE,
 };
 
 /// Schemas PostgreSQL keeps for itself; never captured.
@@ -64,6 +65,8 @@ fn compile(patterns: &[String], key: &str) -> Result<Vec<Regex>, ConfigIssue> {
 pub(crate) struct TableFilter {
     schemas: Patterns,
     tables: Patterns,
+    /// The signal table, lower-cased: streamed for its signals, never captured.
+    signal: Option<String>,
 }
 
 impl TableFilter {
@@ -71,6 +74,9 @@ impl TableFilter {
         Ok(TableFilter {
             schemas: Patterns::from_config(config, SCHEMA_INCLUDE, SCHEMA_EXCLUDE)?,
             tables: Patterns::from_config(config, TABLE_INCLUDE, TABLE_EXCLUDE)?,
+            signal: config
+                .string(SIGNAL_DATA_COLLECTION)
+                .map(|s| s.trim().to_lowercase()),
         })
     }
 
@@ -80,6 +86,10 @@ impl TableFilter {
             && !schema.starts_with("pg_temp")
             && self.schemas.allows(schema)
             && self.tables.allows(&name)
+            && self
+                .signal
+                .as_ref()
+                .is_none_or(|s| *s != name.to_lowercase())
     }
 }
 
@@ -151,6 +161,17 @@ mod tests {
                 .unwrap();
         assert!(!columns.keeps("public", "users", "password"));
         assert!(columns.keeps("public", "users", "name"));
+    }
+
+    #[test]
+    fn the_signal_table_is_never_captured() {
+        let filter = TableFilter::from_config(&parsed(&[(
+            "signal.data.collection",
+            "public.debezium_signal",
+        )]))
+        .unwrap();
+        assert!(!filter.captures("public", "debezium_signal"));
+        assert!(filter.captures("public", "orders"));
     }
 
     #[test]

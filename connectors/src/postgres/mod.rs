@@ -14,7 +14,9 @@
 //! events (`events.rs`, `table.rs`): a snapshot of the captured tables at the slot's
 //! starting point (`snapshot.rs`), then every committed change in commit order
 //! (`capture.rs`), each database transaction with its position in one Kafka
-//! transaction when the worker runs exactly-once sources. The slot is confirmed only
+//! transaction when the worker runs exactly-once sources. A signal can ask for an
+//! incremental snapshot of chosen tables while streaming goes on (`signal.rs`,
+//! `incremental.rs`). The slot is confirmed only
 //! up to what the offsets topic holds (`position.rs`), so a crash at any point loses
 //! nothing.
 
@@ -23,12 +25,14 @@ mod catalog;
 mod config;
 mod events;
 mod filters;
+mod incremental;
 mod json_text;
 mod metrics;
 pub(crate) mod pgoutput;
 mod position;
 mod registry;
 mod replication;
+pub(crate) mod signal;
 mod snapshot;
 mod table;
 mod task;

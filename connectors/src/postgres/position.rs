@@ -11,6 +11,20 @@
 use serde_json::{json, Map, Value};
 use weir_connect::{SourceOffset, SourcePartition};
 
+/// An incremental snapshot's progress (`incremental.rs`), under Debezium's names:
+/// the tables left as a JSON array of `{…_id, …_additional_condition,
+/// …_surrogate_key}`, and the last key read and the table's maximum key, each a JSON
+/// array of the key columns' text values (where Debezium writes serialized Java
+/// objects in hex).
+pub(crate) const INCREMENTAL_COLLECTIONS: &str = "incremental_snapshot_collections";
+pub(crate) const INCREMENTAL_COLLECTION_ID: &str = "incremental_snapshot_collections_id";
+pub(crate) const INCREMENTAL_COLLECTION_CONDITION: &str =
+    "incremental_snapshot_collections_additional_condition";
+pub(crate) const INCREMENTAL_COLLECTION_SURROGATE_KEY: &str =
+    "incremental_snapshot_collections_surrogate_key";
+pub(crate) const INCREMENTAL_PRIMARY_KEY: &str = "incremental_snapshot_primary_key";
+pub(crate) const INCREMENTAL_MAXIMUM_KEY: &str = "incremental_snapshot_maximum_key";
+
 /// `{"server": <topic.prefix>}`, Debezium's source partition.
 pub(crate) fn partition(prefix: &str) -> SourcePartition {
     json!({ "server": prefix })

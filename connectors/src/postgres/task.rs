@@ -18,6 +18,7 @@ use super::events::EventContext;
 use super::metrics::SlotMetrics;
 use super::position::{self, Position};
 use super::replication::ReplicationStream;
+use super::signal;
 use super::snapshot::Snapshot;
 
 /// How long a poll with records in hand waits for more before returning them.
@@ -118,7 +119,9 @@ impl PostgresSourceTask {
         catalog::check_server(&mut conn, &config.user).await?;
         self.conn = Some(conn);
         let tables = self.captured_tables().await?;
-        catalog::ensure_publication(self.conn(), &config, &tables).await?;
+        let published = signal::with_signal_table(self.conn(), &config, &tables).await?;
+        catalog::ensure_publication(self.conn(), &config, &published).await?;
+        signal::check_published(self.conn(), &config).await?;
 
         let stored = context
             .offset(&position::partition(&config.topic_prefix))
@@ -199,7 +202,12 @@ impl PostgresSourceTask {
             lsn: start_lsn,
             ..resume
         };
-        self.capture = Some(Capture::new(config.clone(), self.events.clone(), &start));
+        let mut capture = Capture::new(config.clone(), self.events.clone(), &start);
+        let offset = context
+            .offset(&position::partition(&config.topic_prefix))
+            .filter(|_| !snapshot);
+        capture.incremental.start(context, offset);
+        self.capture = Some(capture);
         if snapshot {
             let events = self.events.clone();
             let snapshot = Snapshot::begin(
@@ -261,6 +269,11 @@ impl PostgresSourceTask {
         let started = Instant::now();
         let deadline = started + config.poll_interval;
         self.closed_transaction = false;
+        self.capture
+            .as_mut()
+            .expect("opened")
+            .incremental_step()
+            .await?;
         loop {
             let now = Instant::now();
             let wait = if out.is_empty() {
@@ -317,6 +330,10 @@ impl PostgresSourceTask {
                 if out.len() >= max {
                     break;
                 }
+            }
+            // An incremental snapshot's next step waits for no more of the stream.
+            if capture.incremental.due() {
+                break;
             }
         }
         let capture = self.capture.as_mut().expect("opened");
