@@ -764,7 +764,10 @@ fn process_cpu_seconds() -> BenchResult<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     // The fields after the parenthesised command name; utime and stime are the
     // 14th and 15th of the whole line, in clock ticks (USER_HZ, 100 on Linux).
-    let after = stat.rsplit_once(") ").ok_or("unreadable /proc/self/stat")?.1;
+    let after = stat
+        .rsplit_once(") ")
+        .ok_or("unreadable /proc/self/stat")?
+        .1;
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
     Ok(ticks as f64 / 100.0)
