@@ -25,3 +25,8 @@ fn pgoutput_message_corpus_replays() {
         weir_connectors::fuzzing::pgoutput_message,
     );
 }
+
+#[test]
+fn bulk_response_corpus_replays() {
+    replay("bulk_response", weir_connectors::fuzzing::bulk_response);
+}
