@@ -556,7 +556,7 @@ impl Pipeline {
         pairs: &[(&str, &str)],
     ) -> (
         CancellationToken,
-        tokio::task::JoinHandle<Result<(), ConnectError>>,
+        tokio::task::JoinSet<Result<(), ConnectError>>,
     ) {
         let mut props = vec![
             ("name", name),
@@ -591,7 +591,8 @@ impl Pipeline {
             connector: name.to_string(),
             task: 0,
         };
-        let task = tokio::spawn(async move {
+        let mut task = tokio::task::JoinSet::new();
+        task.spawn(async move {
             // Keeps the pause channel open while the task runs.
             let _paused_tx = _paused_tx;
             runtime.run_task(id, Arc::new(config), props, control).await
@@ -639,12 +640,11 @@ async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// A consumed record's key, value and headers, as text.
+type Consumed = (String, String, Vec<(String, String)>);
+
 /// Every record of partition 0 of `topic`: key, value and headers.
-fn read_topic(
-    bootstrap: &str,
-    topic: &str,
-    count: usize,
-) -> Vec<(String, String, Vec<(String, String)>)> {
+fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<Consumed> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("reader-{topic}"))
@@ -694,7 +694,7 @@ async fn a_pipeline_indexes_deletes_and_sends_rejected_documents_to_the_dead_let
         )
         .await;
     let url = server.url();
-    let (cancel, task) = pipeline.run(
+    let (cancel, mut task) = pipeline.run(
         "es-orders",
         &[
             ("topics", "orders"),
@@ -747,7 +747,7 @@ async fn a_pipeline_indexes_deletes_and_sends_rejected_documents_to_the_dead_let
         .find(|(k, _)| k == "__connect.errors.stage");
     assert_eq!(stage.map(|(_, v)| v.as_str()), Some("TASK_PUT"));
     cancel.cancel();
-    task.await.unwrap().unwrap();
+    task.join_next().await.unwrap().unwrap().unwrap();
 }
 
 /// Blocks on a future from inside a test's polling closure.
@@ -770,13 +770,15 @@ async fn a_rejected_document_fails_the_task_under_errors_tolerance_none() {
         )
         .await;
     let url = server.url();
-    let (_cancel, task) = pipeline.run(
+    let (_cancel, mut task) = pipeline.run(
         "es-strict",
         &[("topics", "strict"), ("connection.url", &url)],
     );
-    let err = tokio::time::timeout(Duration::from_secs(60), task)
+
+    let err = tokio::time::timeout(Duration::from_secs(60), task.join_next())
         .await
         .expect("the task fails")
+        .unwrap()
         .unwrap()
         .unwrap_err();
     let message = err.chain();
@@ -807,7 +809,7 @@ async fn records_wait_while_the_server_is_down_and_arrive_exactly_once() {
     };
     pipeline.produce_owned("events", batch(0, 100)).await;
     let url = server.url();
-    let (cancel, task) = pipeline.run(
+    let (cancel, mut task) = pipeline.run(
         "es-events",
         &[
             ("topics", "events"),
@@ -871,5 +873,5 @@ async fn records_wait_while_the_server_is_down_and_arrive_exactly_once() {
         );
     }
     cancel.cancel();
-    task.await.unwrap().unwrap();
+    task.join_next().await.unwrap().unwrap().unwrap();
 }
