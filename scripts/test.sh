@@ -7,7 +7,8 @@
 #
 # Installs what is missing, idempotently: Debian packages (kcat, redis-server, postgresql,
 # python3-venv, a C toolchain, nodejs and npm) with one `apt-get update` only when something
-# is missing, a Python virtualenv at .venv from tests/python/requirements.txt, and kafkajs into
+# is missing, a Python virtualenv at .venv from tests/python/requirements.txt (with osmem-server,
+# the Elasticsearch sink tests' search server), and kafkajs into
 # tests/js/node_modules from tests/js/package-lock.json (`npm ci`). Stops at the first failure
 # with a line saying which step failed. The last line printed is a summary.
 set -euo pipefail
@@ -117,9 +118,15 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$req_hash" ]]; then
 fi
 "$VENV/bin/python" - <<'EOF' || fail "the .venv is incomplete: delete .venv and run scripts/test.sh again"
 import aiokafka, confluent_kafka, kafka, pytest, snappy, lz4.frame, zstandard  # noqa: F401
+import osmem_server
+osmem_server.resolve_binary()  # the Elasticsearch sink tests' server
 from kafka.codec import has_gzip, has_snappy, has_lz4, has_zstd
 assert has_gzip() and has_snappy() and has_lz4() and has_zstd(), "kafka-python codecs missing"
 EOF
+
+# The Elasticsearch sink's tests find osmem-server here (or at $OSMEM_SERVER_BIN).
+OSMEM_SERVER_BIN="${OSMEM_SERVER_BIN:-$("$VENV/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')}"
+export OSMEM_SERVER_BIN
 
 # --- kafkajs ---------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use crate::elasticsearch::response::{error_body, read_bulk, Sent};
 use crate::postgres::pgoutput;
 
 /// One `pgoutput` message, the payload of an XLogData message from a replication
@@ -58,4 +59,24 @@ pub fn signal_data(data: &[u8]) {
             Err(err) => assert!(!err.to_string().is_empty()),
         }
     }
+}
+
+/// A `_bulk` response body. Byte 0 says how many actions were sent (0–15, of mixed
+/// kinds); the rest is the body. Any bytes give one outcome per action sent or an
+/// error, never a panic, and an error body's reason is read without one too.
+pub fn bulk_response(data: &[u8]) {
+    let (count, body) = match data.split_first() {
+        Some((&count, body)) => (usize::from(count % 16), body),
+        None => (0, data),
+    };
+    let sent: Vec<Sent> = (0..count)
+        .map(|i| Sent {
+            conflict_is_done: i % 2 == 0,
+            delete: i % 3 == 0,
+        })
+        .collect();
+    if let Ok(outcomes) = read_bulk(body, &sent) {
+        assert_eq!(outcomes.len(), count);
+    }
+    let _ = error_body(400, body);
 }

@@ -1,6 +1,7 @@
 //! Weir's connectors, one folder each, and [`plugins`]: the explicit registry a worker
 //! offers.
 
+pub mod elasticsearch;
 pub mod file;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -14,6 +15,7 @@ use weir_connect::{ConnectorPlugin, Plugins};
 /// Every connector this build of Weir offers.
 pub fn plugins() -> Plugins {
     let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![
+        Arc::new(elasticsearch::ElasticsearchSinkConnector),
         Arc::new(file::FileSourceConnector),
         Arc::new(postgres::PostgresConnector),
         Arc::new(redis_sink::RedisSinkConnector),

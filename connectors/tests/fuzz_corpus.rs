@@ -30,3 +30,8 @@ fn pgoutput_message_corpus_replays() {
 fn signal_data_corpus_replays() {
     replay("signal_data", weir_connectors::fuzzing::signal_data);
 }
+
+#[test]
+fn bulk_response_corpus_replays() {
+    replay("bulk_response", weir_connectors::fuzzing::bulk_response);
+}

@@ -46,6 +46,7 @@ mod date_format;
 mod drop_headers;
 mod expression;
 mod extract_field;
+mod extract_new_record_state;
 mod field;
 mod filter;
 mod header_from;
