@@ -232,6 +232,57 @@ struct Read {
 
 /// Every record of `topic` up to the end of each partition: the last stable offset
 /// with `read_committed`, the high watermark otherwise.
+/// Sees a Kafka transaction open on a topic: its last stable offsets (the high
+/// watermarks a read_committed consumer lists) fall behind its high watermarks.
+struct OpenTransactions {
+    topic: String,
+    committed: BaseConsumer,
+    uncommitted: BaseConsumer,
+}
+
+impl OpenTransactions {
+    fn new(bootstrap: &str, topic: &str) -> OpenTransactions {
+        let consumer = |isolation: &str| -> BaseConsumer {
+            support::client_config(bootstrap)
+                .set("group.id", "weir-tests-cdc-lso")
+                .set("isolation.level", isolation)
+                .create()
+                .expect("consumer")
+        };
+        OpenTransactions {
+            topic: topic.to_owned(),
+            committed: consumer("read_committed"),
+            uncommitted: consumer("read_uncommitted"),
+        }
+    }
+
+    /// Whether a transaction was seen open within `patience`.
+    fn wait_open(&self, patience: Duration) -> bool {
+        let ends = |consumer: &BaseConsumer| -> i64 {
+            (0..PARTITIONS)
+                .filter_map(|p| {
+                    consumer
+                        .fetch_watermarks(&self.topic, p, Duration::from_secs(5))
+                        .ok()
+                })
+                .map(|(_, high)| high)
+                .sum()
+        };
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            // The high watermarks first: records they count that are still past
+            // the stable end read after them belong to a transaction open then
+            // (read the other way round, one that commits in between would look
+            // open).
+            let high = ends(&self.uncommitted);
+            if high > ends(&self.committed) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 fn read_topic(bootstrap: &str, topic: &str, committed: bool) -> Vec<Read> {
     let consumer: BaseConsumer = support::client_config(bootstrap)
         .set("group.id", "weir-tests-cdc")
@@ -450,6 +501,7 @@ fn exactly_once_cdc_survives_sigkill_of_the_worker() {
 
     // Killed while the workload runs and the topic grows, at three depths of the
     // stream; more rounds while no kill has yet caught a Kafka transaction open.
+    let transactions = OpenTransactions::new(&broker.bootstrap, topic);
     let mut kills = 0;
     let mut aborted = 0;
     let step = (target / 8).max(1000);
@@ -474,8 +526,11 @@ fn exactly_once_cdc_survives_sigkill_of_the_worker() {
             tail(&worker.log(), 80),
             tail(&pg.log(), 30)
         );
-        // A different moment inside the batch each time.
-        std::thread::sleep(Duration::from_millis(37 * kills as u64));
+        // Into a Kafka transaction while one is open, when one opens within a few
+        // seconds; else at a different moment inside the batch each time.
+        if !transactions.wait_open(Duration::from_secs(5)) {
+            std::thread::sleep(Duration::from_millis(37 * kills as u64));
+        }
         worker.kill9();
         kills += 1;
         // The records of a transaction open at the kill lie past the last stable
