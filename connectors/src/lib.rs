@@ -2,6 +2,7 @@
 //! offers.
 
 pub mod file;
+pub mod jdbc_sink;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod postgres;
@@ -15,6 +16,7 @@ use weir_connect::{ConnectorPlugin, Plugins};
 pub fn plugins() -> Plugins {
     let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![
         Arc::new(file::FileSourceConnector),
+        Arc::new(jdbc_sink::JdbcSinkConnector),
         Arc::new(postgres::PostgresConnector),
         Arc::new(redis_sink::RedisSinkConnector),
     ];
