@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use weir_connect::{ConnectError, Data, Schema, SinkRecord};
+use weir_connect::{ConnectError, Data, SinkRecord};
 
 use super::config::{JdbcSinkConfig, PrimaryKeyMode};
 use super::table_name::TableId;
@@ -89,7 +89,7 @@ pub(crate) fn change(
                         Some(Value::Object(after)) => after,
                         _ => return Err(fail(format!("a '{op}' change event without 'after'"))),
                     };
-                    let schema = value_schema.and_then(|s| field_schema(s, "after"));
+                    let schema = typed_field(value_schema.and_then(|s| s.as_object()), "after");
                     (Some(after), schema, source, false)
                 }
                 "d" => (None, None, source, true),
@@ -204,10 +204,24 @@ pub(crate) fn change(
     let Some(payload) = payload else {
         return Err(fail("it has no row to write".to_string()));
     };
-    for (name, value) in payload {
-        if row.columns[..key_len].iter().any(|c| &c.name == name) {
+    // In the schema's field order; fields it lacks (and every field without a schema:
+    // the JSON object's order is not kept) after, by name.
+    let ordered = schema
+        .and_then(|s| s.get("fields"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("field").and_then(Value::as_str))
+        .filter(|name| payload.contains_key(*name));
+    let unlisted = payload
+        .keys()
+        .map(String::as_str)
+        .filter(|name| typed_field(schema, name).is_none());
+    for name in ordered.chain(unlisted) {
+        if row.columns[..key_len].iter().any(|c| c.name == name) {
             continue;
         }
+        let value = &payload[name];
         let (ty, optional) = typed(schema, name, value);
         row.push(name, ty, optional, value).map_err(&fail)?;
     }
@@ -262,28 +276,22 @@ fn structured(data: &Data) -> Result<Value, String> {
     }
 }
 
-/// The schema of `field` in a struct schema.
-fn field_schema<'a>(schema: &'a Schema, field: &str) -> Option<&'a Map<String, Value>> {
-    schema
+/// The schema of field `name` in a struct schema.
+fn typed_field<'a>(
+    schema: Option<&'a Map<String, Value>>,
+    name: &str,
+) -> Option<&'a Map<String, Value>> {
+    schema?
         .get("fields")?
         .as_array()?
         .iter()
         .filter_map(Value::as_object)
-        .find(|f| f.get("field").and_then(Value::as_str) == Some(field))
+        .find(|f| f.get("field").and_then(Value::as_str) == Some(name))
 }
 
 /// A field's type and optionality from its struct's schema, or inferred.
 fn typed(schema: Option<&Map<String, Value>>, name: &str, value: &Value) -> (FieldType, bool) {
-    let field = schema
-        .and_then(|s| s.get("fields"))
-        .and_then(Value::as_array)
-        .and_then(|fields| {
-            fields
-                .iter()
-                .filter_map(Value::as_object)
-                .find(|f| f.get("field").and_then(Value::as_str) == Some(name))
-        });
-    match field {
+    match typed_field(schema, name) {
         Some(field) => (
             FieldType::from_schema(field),
             field.get("optional").and_then(Value::as_bool).unwrap_or(true),
@@ -300,5 +308,130 @@ fn kind(value: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use weir_connect::config::config_map;
+    use weir_connect::{Record, Schema};
+
+    use super::*;
+    use crate::jdbc_sink::config::{config_def, JdbcSinkConfig};
+
+    fn config(pairs: &[(&str, &str)]) -> JdbcSinkConfig {
+        let mut all = vec![("connection.url", "jdbc:postgresql://h/db")];
+        all.extend_from_slice(pairs);
+        JdbcSinkConfig::from_parsed(&config_def().parse(&config_map(&all)).unwrap()).unwrap()
+    }
+
+    fn record(key: Value, value: Value, value_schema: Option<Value>) -> SinkRecord {
+        let mut record = Record::new("shop.public.customers", Data::Json(value));
+        if value_schema.is_none() && record.value.is_null() {
+            record.value = Data::Null;
+        }
+        record.key = Data::Json(key);
+        record.value_schema = value_schema.map(Schema::new);
+        SinkRecord {
+            record,
+            origin_topic: "shop.public.customers".into(),
+            origin_partition: 2,
+            offset: 41,
+        }
+    }
+
+    fn names(change: &Change) -> Vec<&str> {
+        change.columns.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_debezium_event_writes_its_after_typed_by_the_envelope_schema() {
+        let keyed = config(&[
+            ("primary.key.mode", "record_key"),
+            ("delete.enabled", "true"),
+            ("table.name.format", "${source.table}"),
+        ]);
+        let schema = json!({"type": "struct", "fields": [
+            {"field": "before", "type": "struct", "optional": true, "fields": []},
+            {"field": "after", "type": "struct", "optional": true, "fields": [
+                {"field": "id", "type": "int32", "optional": false},
+                {"field": "born", "type": "int32", "optional": true, "name": "io.debezium.time.Date"}]},
+            {"field": "op", "type": "string", "optional": false}]});
+        let event = json!({"before": null, "after": {"id": 1, "born": 17109}, "op": "c",
+            "source": {"schema": "public", "table": "customers"}});
+        let change = change(&keyed, &record(json!({"id": 1}), event, Some(schema)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(change.table.to_string(), "customers");
+        assert_eq!(names(&change), ["id", "born"]);
+        assert_eq!(change.columns.columns[1].ty, FieldType::Date);
+        assert_eq!(change.cells[1], Cell::Text("2016-11-04".into()));
+        assert!(!change.delete);
+
+        let delete = json!({"before": {"id": 1}, "after": null, "op": "d",
+            "source": {"schema": "public", "table": "customers"}});
+        let change = change_of(&keyed, record(json!({"id": 1}), delete, None));
+        assert!(change.delete);
+        assert_eq!(change.cells, [Cell::Text("1".into())]);
+
+        // The tombstone after it names no table: the delete did the work.
+        assert!(super::change(&keyed, &record(json!({"id": 1}), Value::Null, None))
+            .unwrap()
+            .is_none());
+    }
+
+    fn change_of(config: &JdbcSinkConfig, record: SinkRecord) -> Change {
+        change(config, &record).unwrap().unwrap()
+    }
+
+    #[test]
+    fn plain_records_infer_types_and_tombstones_delete_only_when_enabled() {
+        let keyed = config(&[("primary.key.mode", "record_key"), ("delete.enabled", "true")]);
+        let change = change_of(&keyed, record(json!({"id": "a"}), json!({"n": 1.5, "id": "x"}), None));
+        assert_eq!(change.table.to_string(), "shop_public_customers");
+        assert_eq!(names(&change), ["id", "n"], "the key wins over a value field");
+        assert_eq!(change.cells[0], Cell::Text("a".into()));
+        assert!(change_of(&keyed, record(json!({"id": "a"}), Value::Null, None)).delete);
+        let no_deletes = config(&[("primary.key.mode", "record_key")]);
+        assert!(super::change(&no_deletes, &record(json!({"id": "a"}), Value::Null, None))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn kafka_and_value_keys() {
+        let kafka = config(&[("primary.key.mode", "kafka")]);
+        let change = change_of(&kafka, record(Value::Null, json!({"v": 1}), None));
+        assert_eq!(
+            names(&change),
+            ["__connect_topic", "__connect_partition", "__connect_offset", "v"]
+        );
+        assert_eq!(change.cells[2], Cell::Text("41".into()));
+        let by_value = config(&[("primary.key.mode", "record_value"), ("primary.key.fields", "b")]);
+        let change = change_of(&by_value, record(Value::Null, json!({"a": 1, "b": 2}), None));
+        assert_eq!(names(&change), ["b", "a"]);
+        assert_eq!(change.columns.key_len, 1);
+    }
+
+    #[test]
+    fn records_that_are_no_rows_are_user_errors() {
+        let keyed = config(&[("primary.key.mode", "record_key")]);
+        for (key, value, expected) in [
+            (Value::Null, json!({"a": 1}), "has no key"),
+            (json!({"id": 1}), json!([1, 2]), "not an object"),
+            (json!(5), json!({"a": 1}), "primitive"),
+        ] {
+            let err = change(&keyed, &record(key, value, None)).unwrap_err();
+            assert_eq!(err.domain(), weir_connect::ErrorDomain::User);
+            assert!(err.to_string().contains(expected), "{err}");
+            assert!(err.to_string().contains("shop.public.customers-2@41"), "{err}");
+        }
+        let typed = json!({"type": "struct", "fields": [{"field": "n", "type": "int32"}]});
+        let err = change(&config(&[]), &record(Value::Null, json!({"n": "x"}), Some(typed))).unwrap_err();
+        assert!(err.to_string().contains("field 'n': expected int32"), "{err}");
+        let mut bytes = record(Value::Null, json!({}), None);
+        bytes.record.value = Data::Bytes(bytes::Bytes::from_static(b"\x00"));
+        assert!(change(&config(&[]), &bytes).unwrap_err().to_string().contains("not JSON"));
     }
 }
