@@ -25,3 +25,16 @@ fn pgoutput_message_corpus_replays() {
         weir_connectors::fuzzing::pgoutput_message,
     );
 }
+
+#[test]
+fn jdbc_connection_url_corpus_replays() {
+    replay(
+        "jdbc_connection_url",
+        weir_connectors::fuzzing::jdbc_connection_url,
+    );
+}
+
+#[test]
+fn jdbc_cell_corpus_replays() {
+    replay("jdbc_cell", weir_connectors::fuzzing::jdbc_cell);
+}

@@ -39,6 +39,10 @@ use weir_connect::{ConnectError, ConnectorPlugin, ConnectorType, Task};
 use self::config::JdbcSinkConfig;
 use self::task::JdbcSinkTask;
 
+// The decoders of outside input, for `crate::fuzzing`.
+pub(crate) use self::types::{Cell, FieldType, Unit};
+pub(crate) use self::url::ConnectionUrl;
+
 /// The database sink connector, `io.weir.connect.jdbc.JdbcSinkConnector`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JdbcSinkConnector;

@@ -199,7 +199,10 @@ impl FieldType {
             }
             FieldType::Date => match value {
                 Value::String(s) => Cell::Text(s.clone()),
-                _ => Cell::Text(date_text(integer()?)),
+                _ => match integer()? {
+                    days if days.abs() <= MAX_DAYS => Cell::Text(date_text(days)),
+                    _ => return Err(wrong()),
+                },
             },
             FieldType::Time(unit) => {
                 let ticks = integer()?;
@@ -236,6 +239,10 @@ pub(crate) enum Cell {
     Bytes(Vec<u8>),
     Bool(bool),
 }
+
+/// Days either side of the epoch a date may be: beyond any database's range (about
+/// 270,000 years), and far from overflowing the calendar arithmetic.
+const MAX_DAYS: i64 = 100_000_000;
 
 /// `YYYY-MM-DD` of a day count from 1970-01-01 (Howard Hinnant's `civil_from_days`).
 fn date_text(days: i64) -> String {
@@ -420,6 +427,7 @@ mod tests {
     fn a_value_of_the_wrong_type_is_refused() {
         assert!(FieldType::Int32.cell(&json!("7")).unwrap_err().contains("int32"));
         assert!(FieldType::Boolean.cell(&json!(1)).is_err());
+        assert!(FieldType::Date.cell(&json!(i64::MAX)).is_err());
         assert!(FieldType::Bytes.cell(&json!("not base64!")).is_err());
         assert_eq!(FieldType::Int32.cell(&Value::Null).unwrap(), Cell::Null);
     }
