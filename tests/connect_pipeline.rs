@@ -384,6 +384,7 @@ fn example_pipelines_are_valid() {
         "topic-to-redis.yaml",
         "postgres-to-topic.yaml",
         "postgres-to-redis.yaml",
+        "postgres-to-postgres.yaml",
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples/pipelines")

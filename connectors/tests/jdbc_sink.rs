@@ -559,3 +559,25 @@ async fn insert_mode_replaces_a_row_deleted_and_inserted_in_one_batch() {
     write(&mut sink, &[delete, plain(2, "a", json!({"v": 2}), None)]).await;
     assert_eq!(pg.psql("SELECT id, v FROM t"), "a|2");
 }
+
+#[test]
+fn unknown_keys_are_refused_with_a_hint_and_the_password_never_shown() {
+    let props = weir_connect::config::config_map(&[
+        ("name", "replica"),
+        ("connector.class", "io.confluent.connect.jdbc.JdbcSinkConnector"),
+        ("topics", "orders"),
+        ("connection.url", "jdbc:postgresql://127.0.0.1/db?password=s3cret"),
+        ("insert.mod", "upsert"),
+        ("primary.key.mode", "record_key"),
+    ]);
+    let issues: Vec<String> =
+        weir_connect::config::ConnectorConfig::parse(&weir_connectors::plugins(), &props)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(
+        issues,
+        ["insert.mod: Unknown configuration 'insert.mod' (hint: did you mean 'insert.mode'?)"]
+    );
+}

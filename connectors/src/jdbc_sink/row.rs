@@ -13,6 +13,7 @@
 //! which the JSON converter keeps with `schemas.enable=true`; for a change event the
 //! schema of its `after` field), else from the values ([`FieldType::infer`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -78,7 +79,7 @@ pub(crate) fn change(
     };
     let value = structured(&record.record.value).map_err(|m| fail(format!("its value {m}")))?;
     let value_schema = record.record.value_schema.as_ref();
-    let (payload, schema, source, delete) = match &value {
+    let (payload, schema, source, delete) = match value.as_ref() {
         Value::Null => (None, None, None, true),
         Value::Object(map) if is_change_event(map) => {
             let op = map.get("op").and_then(Value::as_str).unwrap_or_default();
@@ -134,7 +135,7 @@ pub(crate) fn change(
         PrimaryKeyMode::RecordKey => {
             let key = structured(&record.record.key).map_err(|m| fail(format!("its key {m}")))?;
             let key_schema = record.record.key_schema.as_ref().and_then(|s| s.as_object());
-            match &key {
+            match key.as_ref() {
                 Value::Null => {
                     return Err(fail(
                         "it has no key, and primary.key.mode is record_key".to_string(),
@@ -266,12 +267,14 @@ fn is_change_event(map: &Map<String, Value>) -> bool {
         && (map.contains_key("after") || map.contains_key("before"))
 }
 
-/// The key or value as JSON, or why it is none.
-fn structured(data: &Data) -> Result<Value, String> {
+/// The key or value as JSON (borrowed when it already is), or why it is none.
+fn structured(data: &Data) -> Result<Cow<'_, Value>, String> {
     match data {
-        Data::Null => Ok(Value::Null),
-        Data::Json(value) => Ok(value.clone()),
-        Data::JsonText(text) => serde_json::from_slice(text).map_err(|e| format!("is not JSON: {e}")),
+        Data::Null => Ok(Cow::Owned(Value::Null)),
+        Data::Json(value) => Ok(Cow::Borrowed(value)),
+        Data::JsonText(text) => serde_json::from_slice(text)
+            .map(Cow::Owned)
+            .map_err(|e| format!("is not JSON: {e}")),
         Data::Bytes(_) => Err("is raw bytes, not JSON: use the json converter".to_string()),
     }
 }

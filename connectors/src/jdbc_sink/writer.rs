@@ -168,11 +168,12 @@ async fn postgres_statements(
                     let arrays: Vec<Vec<Option<String>>> = (0..width)
                         .map(|i| chunk.iter().map(|c| dialect.text(&c.cells[i])).collect())
                         .collect();
-                    let mut query = sqlx::query(AssertSqlSafe(sql.clone()));
+                    let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
                     for array in &arrays {
-                        query = query.bind(array.clone());
+                        query = query.bind(array.as_slice());
                     }
-                    if let Err(error) = query.execute(&mut **tx).await {
+                    let result = query.execute(&mut **tx).await;
+                    if let Err(error) = result {
                         let failure = WriteFailure {
                             table: Some(batch.table.clone()),
                             statement: if statement == "DELETE" { "DELETE" } else { mode_name(settings.mode) },
@@ -349,7 +350,7 @@ async fn mysql_statements(
                         let cells = change.cells[group.key_len..]
                             .iter()
                             .chain(&change.cells[..group.key_len]);
-                        mysql_execute(tx, dialect, &sql, cells)
+                        mysql_execute(tx, &sql, cells)
                             .await
                             .map_err(|e| fail(&group.columns, e))?;
                     }
@@ -366,7 +367,7 @@ async fn mysql_statements(
                         mysql_insert(settings.mode, &table, &names, group.key_len, chunk.len())
                     };
                     let cells = chunk.iter().flat_map(|c| c.cells[..width].iter());
-                    mysql_execute(tx, dialect, &sql, cells)
+                    mysql_execute(tx, &sql, cells)
                         .await
                         .map_err(|e| fail(&group.columns[..width], e))?;
                 }
@@ -378,15 +379,16 @@ async fn mysql_statements(
 
 async fn mysql_execute<'c>(
     tx: &mut Transaction<'_, MySql>,
-    dialect: &Dialect,
-    sql: &str,
+    sql: &'c str,
     cells: impl Iterator<Item = &'c Cell>,
 ) -> Result<(), sqlx::Error> {
-    let mut query = sqlx::query(AssertSqlSafe(sql.to_string()));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
     for cell in cells {
         query = match cell {
-            Cell::Bytes(bytes) => query.bind(bytes.clone()),
-            other => query.bind(dialect.text(other)),
+            Cell::Bytes(bytes) => query.bind(bytes.as_slice()),
+            Cell::Text(text) => query.bind(text.as_str()),
+            Cell::Null => query.bind(None::<&str>),
+            Cell::Bool(b) => query.bind(if *b { "1" } else { "0" }),
         };
     }
     query.execute(&mut **tx).await.map(drop)
