@@ -90,7 +90,11 @@ fn pg_rows(tier: bool) -> String {
          coalesce(born::text, '-') || ' ' || coalesce(to_char(seen, 'YYYY-MM-DD HH24:MI:SS.US'), \
          '-') || ' ' || coalesce(vip::int::text, '-') || ' ' || coalesce(doc::text, '-') {} \
          FROM customers ORDER BY id",
-        if tier { "|| ' ' || coalesce(tier, '-')" } else { "" }
+        if tier {
+            "|| ' ' || coalesce(tier, '-')"
+        } else {
+            ""
+        }
     )
 }
 
@@ -140,7 +144,10 @@ fn cdc_journey(
     workload.wait();
     source.psql(EVOLVE);
     let expected = source_rows();
-    assert!(expected.contains("late") && expected.contains("gold"), "{expected}");
+    assert!(
+        expected.contains("late") && expected.contains("gold"),
+        "{expected}"
+    );
     wait_long(&connect, "the target to equal the source", || {
         target_rows(true).as_deref() == Some(expected.as_str())
     });
@@ -231,7 +238,10 @@ sink:
         ("a", Some(good(1, "AOE=", 19_000))),
         ("b", Some("this is not json".to_string())),
         ("c", Some(r#"{"qty": 3}"#.to_string())),
-        ("d", Some(json!({"schema": schema, "payload": {"qty": "many"}}).to_string())),
+        (
+            "d",
+            Some(json!({"schema": schema, "payload": {"qty": "many"}}).to_string()),
+        ),
         ("e", Some(good(5, "AQA=", 0))),
         ("a", Some(good(6, "Ag==", 19_001))),
         ("e", None),
@@ -248,11 +258,15 @@ sink:
     }
     producer.flush(Duration::from_secs(10)).expect("flush");
     let connect = ConnectProcess::run(&broker.bootstrap, &pipeline, &[]);
-    wait_with_log(&connect, "the three bad records in the dead-letter topic", || {
-        support::watermarks(&broker.bootstrap, "orders-dlq", 1)
-            .get(&0)
-            .is_some_and(|(_, high)| *high == 3)
-    });
+    wait_with_log(
+        &connect,
+        "the three bad records in the dead-letter topic",
+        || {
+            support::watermarks(&broker.bootstrap, "orders-dlq", 1)
+                .get(&0)
+                .is_some_and(|(_, high)| *high == 3)
+        },
+    );
     let dead = &read_all(&broker.bootstrap, "orders-dlq", 1)[&0];
     let keys: Vec<&[u8]> = dead.iter().map(|m| m.key().unwrap_or_default()).collect();
     assert_eq!(keys, [&b"b"[..], b"c", b"d"]);

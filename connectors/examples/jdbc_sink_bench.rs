@@ -31,7 +31,10 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} {v}: not a number")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} {v}: not a number"))
+        })
         .unwrap_or(default)
 }
 
@@ -89,7 +92,10 @@ fn batches(rows: usize, batch: usize, round: Option<u64>) -> (Vec<Vec<SinkRecord
 async fn run(sink: &mut Box<dyn Sink>, batches: &[Vec<SinkRecord>]) -> f64 {
     let started = Instant::now();
     for batch in batches {
-        let failures = sink.write(batch).await.unwrap_or_else(|e| panic!("{}", e.chain()));
+        let failures = sink
+            .write(batch)
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.chain()));
         assert!(failures.is_empty(), "{failures:?}");
         sink.flush().await.expect("flush");
     }
@@ -101,7 +107,10 @@ async fn main() {
     let rows = arg("--rows", 300_000);
     let batch = arg("--batch", 3000);
     let pg = PostgresServer::start();
-    let url = format!("jdbc:postgresql://127.0.0.1:{}/weir?user=postgres", pg.port());
+    let url = format!(
+        "jdbc:postgresql://127.0.0.1:{}/weir?user=postgres",
+        pg.port()
+    );
     let batch_size = batch.to_string();
     let props = config_map(&[
         ("connection.url", &url),
@@ -127,11 +136,17 @@ async fn main() {
     drop(inserts);
     let (updates, _) = batches(rows, batch, Some(2));
     let secs = run(&mut sink, &updates).await;
-    println!("  upserts of existing keys:     {:>9.0} rows/s  ({secs:.2} s)", rows as f64 / secs);
+    println!(
+        "  upserts of existing keys:     {:>9.0} rows/s  ({secs:.2} s)",
+        rows as f64 / secs
+    );
     drop(updates);
     let (deletes, _) = batches(rows, batch, None);
     let secs = run(&mut sink, &deletes).await;
-    println!("  deletes (tombstones):         {:>9.0} rows/s  ({secs:.2} s)", rows as f64 / secs);
+    println!(
+        "  deletes (tombstones):         {:>9.0} rows/s  ({secs:.2} s)",
+        rows as f64 / secs
+    );
     let left = pg.psql("SELECT count(*) FROM bench");
     println!("  rows left after the deletes: {left}");
     sink.close().await.expect("close");

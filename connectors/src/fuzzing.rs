@@ -82,7 +82,8 @@ pub fn jdbc_cell(data: &[u8]) {
     ];
     let ty = &types[usize::from(pick) % types.len()];
     if let Ok(Cell::Text(text)) = ty.cell(&value) {
-        if matches!(ty, FieldType::Decimal { .. } | FieldType::VariableDecimal) && value.is_string() {
+        if matches!(ty, FieldType::Decimal { .. } | FieldType::VariableDecimal) && value.is_string()
+        {
             let digits = text.trim_start_matches('-');
             assert!(
                 !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.'),

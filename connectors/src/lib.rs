@@ -2,9 +2,9 @@
 //! offers.
 
 pub mod file;
-pub mod jdbc_sink;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod jdbc_sink;
 pub mod postgres;
 pub mod redis_sink;
 

@@ -112,7 +112,9 @@ fn customer(id: i32, name: &str, balance_cents: i64) -> Value {
 /// JSON converter with `schemas.enable=true` hands them to the sink.
 fn event(offset: i64, op: &str, id: i32, after: Option<Value>) -> SinkRecord {
     let before = match op {
-        "d" => json!({"id": id, "name": null, "balance": null, "born": null, "seen": null, "vip": null}),
+        "d" => {
+            json!({"id": id, "name": null, "balance": null, "born": null, "seen": null, "vip": null})
+        }
         _ => Value::Null,
     };
     let value = json!({"before": before, "after": after.unwrap_or(Value::Null),
@@ -169,10 +171,16 @@ fn cdc_config(url: &str) -> Vec<(&str, &str)> {
 #[tokio::test]
 async fn debezium_events_into_postgres_leave_the_source_rows_and_replay_converges() {
     let pg = PostgresServer::start();
-    let url = format!("jdbc:postgresql://127.0.0.1:{}/weir?user=postgres", pg.port());
-    let mut sink = sink("io.debezium.connector.jdbc.JdbcSinkConnector", &cdc_config(&url))
-        .await
-        .unwrap();
+    let url = format!(
+        "jdbc:postgresql://127.0.0.1:{}/weir?user=postgres",
+        pg.port()
+    );
+    let mut sink = sink(
+        "io.debezium.connector.jdbc.JdbcSinkConnector",
+        &cdc_config(&url),
+    )
+    .await
+    .unwrap();
     let (first, second) = workload();
     assert_eq!(write(&mut sink, &first).await, Vec::<usize>::new());
     assert_eq!(write(&mut sink, &second).await, Vec::<usize>::new());
@@ -191,8 +199,10 @@ async fn debezium_events_into_postgres_leave_the_source_rows_and_replay_converge
          seen timestamp without time zone YES\nvip boolean YES"
     );
     assert_eq!(
-        pg.psql("SELECT numeric_precision, numeric_scale FROM information_schema.columns \
-                 WHERE table_name = 'customers' AND column_name = 'balance'"),
+        pg.psql(
+            "SELECT numeric_precision, numeric_scale FROM information_schema.columns \
+                 WHERE table_name = 'customers' AND column_name = 'balance'"
+        ),
         "10|2"
     );
     // A crash before the offsets were committed: the runtime sends it all again.
@@ -216,7 +226,10 @@ async fn debezium_events_into_mariadb_leave_the_source_rows() {
     let db = MariaDbServer::start();
     let url = db.jdbc_url();
     let mut pairs = cdc_config(&url);
-    pairs.extend([("connection.username", "weir"), ("connection.password", "weir")]);
+    pairs.extend([
+        ("connection.username", "weir"),
+        ("connection.password", "weir"),
+    ]);
     let mut sink = sink("io.confluent.connect.jdbc.JdbcSinkConnector", &pairs)
         .await
         .unwrap();
@@ -229,8 +242,10 @@ async fn debezium_events_into_mariadb_leave_the_source_rows() {
     let rows = || db.sql("SELECT id, name, balance, born, seen, vip FROM customers ORDER BY id");
     assert_eq!(rows(), expected);
     assert_eq!(
-        db.sql("SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS \
-                WHERE TABLE_SCHEMA = 'weir' AND TABLE_NAME = 'customers' ORDER BY ORDINAL_POSITION"),
+        db.sql(
+            "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS \
+                WHERE TABLE_SCHEMA = 'weir' AND TABLE_NAME = 'customers' ORDER BY ORDINAL_POSITION"
+        ),
         "id\tint(11)\tPRI\nname\tlongtext\t\nbalance\tdecimal(10,2)\t\nborn\tdate\t\n\
          seen\tdatetime(6)\t\nvip\ttinyint(1)\t"
     );
@@ -279,9 +294,24 @@ async fn schema_envelope_records_create_a_typed_table_upsert_by_key_and_delete_o
     let failed = write(
         &mut sink,
         &[
-            plain(0, "a", json!({"qty": 1, "price": 2.5, "note": "first"}), schema.clone()),
-            plain(1, "b", json!({"qty": 2, "price": null, "note": "b"}), schema.clone()),
-            plain(2, "a", json!({"qty": 3, "price": 2.5, "note": "second"}), schema.clone()),
+            plain(
+                0,
+                "a",
+                json!({"qty": 1, "price": 2.5, "note": "first"}),
+                schema.clone(),
+            ),
+            plain(
+                1,
+                "b",
+                json!({"qty": 2, "price": null, "note": "b"}),
+                schema.clone(),
+            ),
+            plain(
+                2,
+                "a",
+                json!({"qty": 3, "price": 2.5, "note": "second"}),
+                schema.clone(),
+            ),
         ],
     )
     .await;
@@ -291,8 +321,10 @@ async fn schema_envelope_records_create_a_typed_table_upsert_by_key_and_delete_o
         "a|3|2.5|second\nb|2||b"
     );
     assert_eq!(
-        pg.psql("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) \
-                 FROM information_schema.columns WHERE table_name = 'orders'"),
+        pg.psql(
+            "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) \
+                 FROM information_schema.columns WHERE table_name = 'orders'"
+        ),
         "order_id:text,qty:smallint,price:double precision,note:text"
     );
     // A new field: the table gets the column; the tombstone deletes b.
@@ -304,7 +336,12 @@ async fn schema_envelope_records_create_a_typed_table_upsert_by_key_and_delete_o
     write(
         &mut sink,
         &[
-            plain(3, "c", json!({"qty": 4, "price": 1.0, "note": null, "shipped": 0}), wider),
+            plain(
+                3,
+                "c",
+                json!({"qty": 4, "price": 1.0, "note": null, "shipped": 0}),
+                wider,
+            ),
             gone,
         ],
     )
@@ -314,8 +351,10 @@ async fn schema_envelope_records_create_a_typed_table_upsert_by_key_and_delete_o
         "a|3|\nc|4|1970-01-01"
     );
     assert_eq!(
-        pg.psql("SELECT data_type FROM information_schema.columns WHERE table_name = 'orders' \
-                 AND column_name = 'shipped'"),
+        pg.psql(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'orders' \
+                 AND column_name = 'shipped'"
+        ),
         "date"
     );
 }
@@ -339,13 +378,23 @@ async fn schemaless_json_infers_column_types_and_evolves_in_mariadb() {
     .unwrap();
     write(
         &mut sink,
-        &[plain(0, "k", json!({"id": 1, "level": "warn", "n": 1.5, "tags": ["a"]}), None)],
+        &[plain(
+            0,
+            "k",
+            json!({"id": 1, "level": "warn", "n": 1.5, "tags": ["a"]}),
+            None,
+        )],
     )
     .await;
     write(
         &mut sink,
         &[
-            plain(1, "k", json!({"id": 1, "level": "error", "n": 2, "ok": true}), None),
+            plain(
+                1,
+                "k",
+                json!({"id": 1, "level": "error", "n": 2, "ok": true}),
+                None,
+            ),
             plain(2, "k", json!({"id": 2, "level": "info"}), None),
         ],
     )
@@ -355,8 +404,10 @@ async fn schemaless_json_infers_column_types_and_evolves_in_mariadb() {
         "1\terror\t2\t[\"a\"]\t1\n2\tinfo\tNULL\tNULL\tNULL"
     );
     assert_eq!(
-        db.sql("SELECT GROUP_CONCAT(COLUMN_NAME, ':', DATA_TYPE ORDER BY ORDINAL_POSITION) FROM \
-                information_schema.COLUMNS WHERE TABLE_SCHEMA = 'weir' AND TABLE_NAME = 'events'"),
+        db.sql(
+            "SELECT GROUP_CONCAT(COLUMN_NAME, ':', DATA_TYPE ORDER BY ORDINAL_POSITION) FROM \
+                information_schema.COLUMNS WHERE TABLE_SCHEMA = 'weir' AND TABLE_NAME = 'events'"
+        ),
         "id:bigint,level:longtext,n:double,tags:longtext,ok:tinyint"
     );
 }
@@ -364,7 +415,10 @@ async fn schemaless_json_infers_column_types_and_evolves_in_mariadb() {
 #[tokio::test]
 async fn records_that_are_no_rows_fail_alone_and_the_rest_is_written() {
     let pg = PostgresServer::start();
-    let url = format!("jdbc:postgresql://127.0.0.1:{}/weir?user=postgres", pg.port());
+    let url = format!(
+        "jdbc:postgresql://127.0.0.1:{}/weir?user=postgres",
+        pg.port()
+    );
     let mut sink = sink(
         "jdbc-sink",
         &[
@@ -396,9 +450,16 @@ async fn records_that_are_no_rows_fail_alone_and_the_rest_is_written() {
         assert_eq!(failure.error.domain(), ErrorDomain::User);
         assert!(!failure.error.is_retryable());
     }
-    assert!(failures[1].error.to_string().contains("has no key"), "{}", failures[1].error);
     assert!(
-        failures[2].error.to_string().contains("field 'n': expected int32"),
+        failures[1].error.to_string().contains("has no key"),
+        "{}",
+        failures[1].error
+    );
+    assert!(
+        failures[2]
+            .error
+            .to_string()
+            .contains("field 'n': expected int32"),
         "{}",
         failures[2].error
     );
@@ -438,10 +499,19 @@ async fn a_table_the_database_refuses_fails_the_batch_naming_table_and_column() 
     let text = err.chain();
     assert_eq!(err.domain(), ErrorDomain::User, "{text}");
     assert!(!err.is_retryable(), "{text}");
-    for part in ["table accounts", "column balance", "invalid input syntax", "hint:"] {
+    for part in [
+        "table accounts",
+        "column balance",
+        "invalid input syntax",
+        "hint:",
+    ] {
         assert!(text.contains(part), "{part}: {text}");
     }
-    assert_eq!(pg.psql("SELECT count(*) FROM accounts"), "0", "nothing of the batch applied");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM accounts"),
+        "0",
+        "nothing of the batch applied"
+    );
 
     let pairs = config("locked");
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -452,7 +522,10 @@ async fn a_table_the_database_refuses_fails_the_batch_naming_table_and_column() 
         .unwrap_err();
     let text = err.chain();
     assert!(!err.is_retryable(), "{text}");
-    assert!(text.contains("table locked") && text.contains("permission denied"), "{text}");
+    assert!(
+        text.contains("table locked") && text.contains("permission denied"),
+        "{text}"
+    );
     assert!(text.contains("check the user's rights"), "{text}");
 
     // A missing table without auto.create says how to get one.
@@ -463,7 +536,10 @@ async fn a_table_the_database_refuses_fails_the_batch_naming_table_and_column() 
         .write(&[plain(0, "a", json!({"v": "x"}), None)])
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("table missing does not exist"), "{err}");
+    assert!(
+        err.to_string().contains("table missing does not exist"),
+        "{err}"
+    );
     assert!(err.to_string().contains("auto.create"), "{err}");
 }
 
@@ -539,7 +615,10 @@ async fn a_dead_database_is_retried_then_fails_the_task_naming_the_host() {
 #[tokio::test]
 async fn insert_mode_replaces_a_row_deleted_and_inserted_in_one_batch() {
     let pg = PostgresServer::start();
-    let url = format!("jdbc:postgresql://127.0.0.1:{}/weir?user=postgres", pg.port());
+    let url = format!(
+        "jdbc:postgresql://127.0.0.1:{}/weir?user=postgres",
+        pg.port()
+    );
     let mut sink = sink(
         "jdbc-sink",
         &[
@@ -564,9 +643,15 @@ async fn insert_mode_replaces_a_row_deleted_and_inserted_in_one_batch() {
 fn unknown_keys_are_refused_with_a_hint_and_the_password_never_shown() {
     let props = weir_connect::config::config_map(&[
         ("name", "replica"),
-        ("connector.class", "io.confluent.connect.jdbc.JdbcSinkConnector"),
+        (
+            "connector.class",
+            "io.confluent.connect.jdbc.JdbcSinkConnector",
+        ),
         ("topics", "orders"),
-        ("connection.url", "jdbc:postgresql://127.0.0.1/db?password=s3cret"),
+        (
+            "connection.url",
+            "jdbc:postgresql://127.0.0.1/db?password=s3cret",
+        ),
         ("insert.mod", "upsert"),
         ("primary.key.mode", "record_key"),
     ]);

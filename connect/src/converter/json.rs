@@ -253,7 +253,9 @@ mod tests {
         let schema = json!({"type": "struct", "optional": false,
             "fields": [{"type": "int32", "optional": false, "field": "id"}]});
         let bytes = json!({"schema": schema, "payload": {"id": 7}}).to_string();
-        let (data, read) = c.deserialize_with_schema("t", Some(bytes.as_bytes())).unwrap();
+        let (data, read) = c
+            .deserialize_with_schema("t", Some(bytes.as_bytes()))
+            .unwrap();
         assert_eq!(data, Data::Json(json!({"id": 7})));
         assert_eq!(read, Some(Schema::new(schema)));
         let (_, none) = c
@@ -263,7 +265,10 @@ mod tests {
         let (_, plain) = JsonConverter::new(false)
             .deserialize_with_schema("t", Some(bytes.as_bytes()))
             .unwrap();
-        assert_eq!(plain, None, "without schemas.enable the envelope is plain data");
+        assert_eq!(
+            plain, None,
+            "without schemas.enable the envelope is plain data"
+        );
         assert_eq!(
             c.deserialize_with_schema("t", None).unwrap(),
             (Data::Null, None)

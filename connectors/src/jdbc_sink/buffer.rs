@@ -46,7 +46,8 @@ impl ReductionBuffer {
     pub(crate) fn push(&mut self, change: Change) {
         self.len += 1;
         let slot = *self.index.entry(change.table.clone()).or_insert_with(|| {
-            self.tables.push((change.table.clone(), TableBuffer::default()));
+            self.tables
+                .push((change.table.clone(), TableBuffer::default()));
             self.tables.len() - 1
         });
         let buffer = &mut self.tables[slot].1;
@@ -158,10 +159,7 @@ mod tests {
         buffer.push(change("a", 3, Some("back")));
         assert_eq!(buffer.pushed(), 7);
         let batches = buffer.drain();
-        let names: Vec<String> = batches
-            .iter()
-            .map(|b| b.table.to_string())
-            .collect();
+        let names: Vec<String> = batches.iter().map(|b| b.table.to_string()).collect();
         assert_eq!(names, ["a", "b"]);
         let (deletes, upserts) = summary(&batches[0]);
         assert_eq!(

@@ -72,14 +72,22 @@ pub(crate) fn config_def() -> ConfigDef {
             .validator(Validator::NonEmpty),
         )
         .define(
-            key(USERNAME, ConfigType::String, "The database user; the URL's if unset.")
-                .optional()
-                .importance(Importance::High),
+            key(
+                USERNAME,
+                ConfigType::String,
+                "The database user; the URL's if unset.",
+            )
+            .optional()
+            .importance(Importance::High),
         )
         .define(
-            key(PASSWORD, ConfigType::Password, "The database user's password.")
-                .optional()
-                .importance(Importance::High),
+            key(
+                PASSWORD,
+                ConfigType::Password,
+                "The database user's password.",
+            )
+            .optional()
+            .importance(Importance::High),
         )
         .define(
             key(
@@ -115,13 +123,21 @@ pub(crate) fn config_def() -> ConfigDef {
             .optional(),
         )
         .define(
-            key(PK_MODE_CONFLUENT, ConfigType::String, "Confluent's name of primary.key.mode.")
-                .optional()
-                .validator(Validator::OneOf(PK_MODES)),
+            key(
+                PK_MODE_CONFLUENT,
+                ConfigType::String,
+                "Confluent's name of primary.key.mode.",
+            )
+            .optional()
+            .validator(Validator::OneOf(PK_MODES)),
         )
         .define(
-            key(PK_FIELDS_CONFLUENT, ConfigType::List, "Confluent's name of primary.key.fields.")
-                .optional(),
+            key(
+                PK_FIELDS_CONFLUENT,
+                ConfigType::List,
+                "Confluent's name of primary.key.fields.",
+            )
+            .optional(),
         )
         .define(
             key(
@@ -212,12 +228,16 @@ pub(crate) fn config_def() -> ConfigDef {
             }),
         )
         .define(
-            key(RETRY_BACKOFF_MS, ConfigType::Long, "The wait between those tries, in ms.")
-                .default_value("3000")
-                .validator(Validator::Range {
-                    min: Some(0.0),
-                    max: None,
-                }),
+            key(
+                RETRY_BACKOFF_MS,
+                ConfigType::Long,
+                "The wait between those tries, in ms.",
+            )
+            .default_value("3000")
+            .validator(Validator::Range {
+                min: Some(0.0),
+                max: None,
+            }),
         )
 }
 
@@ -287,9 +307,13 @@ impl JdbcSinkConfig {
             Some("record_value") => PrimaryKeyMode::RecordValue,
             _ => PrimaryKeyMode::None,
         };
-        let pk_fields = either(config, &mut issues, PK_FIELDS, PK_FIELDS_CONFLUENT, |c, k| {
-            Some(c.list(k).to_vec()).filter(|l| !l.is_empty())
-        })
+        let pk_fields = either(
+            config,
+            &mut issues,
+            PK_FIELDS,
+            PK_FIELDS_CONFLUENT,
+            |c, k| Some(c.list(k).to_vec()).filter(|l| !l.is_empty()),
+        )
         .unwrap_or_default();
         let delete_enabled = config.boolean(DELETE_ENABLED).unwrap_or(false);
         if delete_enabled && pk_mode != PrimaryKeyMode::RecordKey {
@@ -319,19 +343,23 @@ impl JdbcSinkConfig {
                     "primary.key.mode kafka takes three column names (topic, partition, \
                      offset), or none for the defaults",
                 )
-                .with_hint("e.g. primary.key.fields: __connect_topic,__connect_partition,__connect_offset"),
+                .with_hint(
+                    "e.g. primary.key.fields: __connect_topic,__connect_partition,__connect_offset",
+                ),
             );
         }
-        let table_name = TableNameFormat::parse(
-            config.string(TABLE_NAME_FORMAT).unwrap_or("${topic}"),
-        )
-        .map_err(|message| {
-            issues.push(
-                ConfigIssue::new(TABLE_NAME_FORMAT, format!("Invalid table.name.format: {message}"))
-                    .with_hint("e.g. ${topic} or ${source.schema}_${source.table}"),
-            )
-        })
-        .ok();
+        let table_name =
+            TableNameFormat::parse(config.string(TABLE_NAME_FORMAT).unwrap_or("${topic}"))
+                .map_err(|message| {
+                    issues.push(
+                        ConfigIssue::new(
+                            TABLE_NAME_FORMAT,
+                            format!("Invalid table.name.format: {message}"),
+                        )
+                        .with_hint("e.g. ${topic} or ${source.schema}_${source.table}"),
+                    )
+                })
+                .ok();
         let (auto_create, auto_evolve) = match config.string(SCHEMA_EVOLUTION) {
             Some("basic") => (true, true),
             Some(_) => (false, false),

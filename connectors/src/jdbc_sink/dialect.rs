@@ -171,7 +171,10 @@ mod tests {
     fn spells_cells_per_dialect() {
         assert_eq!(PG.text(&Cell::Bool(true)).as_deref(), Some("true"));
         assert_eq!(MY.text(&Cell::Bool(true)).as_deref(), Some("1"));
-        assert_eq!(PG.text(&Cell::Bytes(vec![0, 255])).as_deref(), Some("\\x00ff"));
+        assert_eq!(
+            PG.text(&Cell::Bytes(vec![0, 255])).as_deref(),
+            Some("\\x00ff")
+        );
         assert_eq!(PG.text(&Cell::Null), None);
     }
 }

@@ -77,13 +77,18 @@ impl ConnectorPlugin for JdbcSinkConnector {
     /// would repeat the URL and any password in it) and settings that contradict each
     /// other.
     fn validate(&self, config: &ParsedConfig) -> Vec<ConfigIssue> {
-        JdbcSinkConfig::from_parsed(config).err().unwrap_or_default()
+        JdbcSinkConfig::from_parsed(config)
+            .err()
+            .unwrap_or_default()
     }
 
     fn create_task(&self, config: &ParsedConfig) -> Result<Task, ConnectError> {
         let config = JdbcSinkConfig::from_parsed(config).map_err(|issues| {
             let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
-            ConnectError::user(format!("invalid database sink config: {}", issues.join("; ")))
+            ConnectError::user(format!(
+                "invalid database sink config: {}",
+                issues.join("; ")
+            ))
         })?;
         Ok(Task::Sink(Box::new(JdbcSinkTask::new(config))))
     }

@@ -128,13 +128,35 @@ pub(crate) fn change(
                 3 => config.pk_fields.iter().map(String::as_str).collect(),
                 _ => KAFKA_COLUMNS.to_vec(),
             };
-            row.push(names[0], FieldType::Text, false, &Value::from(record.origin_topic.as_str())).map_err(&fail)?;
-            row.push(names[1], FieldType::Int32, false, &Value::from(record.origin_partition)).map_err(&fail)?;
-            row.push(names[2], FieldType::Int64, false, &Value::from(record.offset)).map_err(&fail)?;
+            row.push(
+                names[0],
+                FieldType::Text,
+                false,
+                &Value::from(record.origin_topic.as_str()),
+            )
+            .map_err(&fail)?;
+            row.push(
+                names[1],
+                FieldType::Int32,
+                false,
+                &Value::from(record.origin_partition),
+            )
+            .map_err(&fail)?;
+            row.push(
+                names[2],
+                FieldType::Int64,
+                false,
+                &Value::from(record.offset),
+            )
+            .map_err(&fail)?;
         }
         PrimaryKeyMode::RecordKey => {
             let key = structured(&record.record.key).map_err(|m| fail(format!("its key {m}")))?;
-            let key_schema = record.record.key_schema.as_ref().and_then(|s| s.as_object());
+            let key_schema = record
+                .record
+                .key_schema
+                .as_ref()
+                .and_then(|s| s.as_object());
             match key.as_ref() {
                 Value::Null => {
                     return Err(fail(
@@ -151,7 +173,9 @@ pub(crate) fn change(
                     }
                     for name in names {
                         let value = fields.get(name).ok_or_else(|| {
-                            fail(format!("its key has no field '{name}' (primary.key.fields)"))
+                            fail(format!(
+                                "its key has no field '{name}' (primary.key.fields)"
+                            ))
                         })?;
                         let (ty, _) = typed(key_schema, name, value);
                         row.push(name, ty, false, value).map_err(&fail)?;
@@ -248,7 +272,13 @@ struct RowBuilder {
 }
 
 impl RowBuilder {
-    fn push(&mut self, name: &str, ty: FieldType, optional: bool, value: &Value) -> Result<(), String> {
+    fn push(
+        &mut self,
+        name: &str,
+        ty: FieldType,
+        optional: bool,
+        value: &Value,
+    ) -> Result<(), String> {
         let cell = ty.cell(value).map_err(|m| format!("field '{name}': {m}"))?;
         self.columns.push(Column {
             name: name.to_string(),
@@ -297,7 +327,10 @@ fn typed(schema: Option<&Map<String, Value>>, name: &str, value: &Value) -> (Fie
     match typed_field(schema, name) {
         Some(field) => (
             FieldType::from_schema(field),
-            field.get("optional").and_then(Value::as_bool).unwrap_or(true),
+            field
+                .get("optional")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
         ),
         None => (FieldType::infer(value), true),
     }
@@ -345,7 +378,12 @@ mod tests {
     }
 
     fn names(change: &Change) -> Vec<&str> {
-        change.columns.columns.iter().map(|c| c.name.as_str()).collect()
+        change
+            .columns
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect()
     }
 
     #[test]
@@ -379,9 +417,11 @@ mod tests {
         assert_eq!(change.cells, [Cell::Text("1".into())]);
 
         // The tombstone after it names no table: the delete did the work.
-        assert!(super::change(&keyed, &record(json!({"id": 1}), Value::Null, None))
-            .unwrap()
-            .is_none());
+        assert!(
+            super::change(&keyed, &record(json!({"id": 1}), Value::Null, None))
+                .unwrap()
+                .is_none()
+        );
     }
 
     fn change_of(config: &JdbcSinkConfig, record: SinkRecord) -> Change {
@@ -390,16 +430,28 @@ mod tests {
 
     #[test]
     fn plain_records_infer_types_and_tombstones_delete_only_when_enabled() {
-        let keyed = config(&[("primary.key.mode", "record_key"), ("delete.enabled", "true")]);
-        let change = change_of(&keyed, record(json!({"id": "a"}), json!({"n": 1.5, "id": "x"}), None));
+        let keyed = config(&[
+            ("primary.key.mode", "record_key"),
+            ("delete.enabled", "true"),
+        ]);
+        let change = change_of(
+            &keyed,
+            record(json!({"id": "a"}), json!({"n": 1.5, "id": "x"}), None),
+        );
         assert_eq!(change.table.to_string(), "shop_public_customers");
-        assert_eq!(names(&change), ["id", "n"], "the key wins over a value field");
+        assert_eq!(
+            names(&change),
+            ["id", "n"],
+            "the key wins over a value field"
+        );
         assert_eq!(change.cells[0], Cell::Text("a".into()));
         assert!(change_of(&keyed, record(json!({"id": "a"}), Value::Null, None)).delete);
         let no_deletes = config(&[("primary.key.mode", "record_key")]);
-        assert!(super::change(&no_deletes, &record(json!({"id": "a"}), Value::Null, None))
-            .unwrap()
-            .is_none());
+        assert!(
+            super::change(&no_deletes, &record(json!({"id": "a"}), Value::Null, None))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -408,11 +460,22 @@ mod tests {
         let change = change_of(&kafka, record(Value::Null, json!({"v": 1}), None));
         assert_eq!(
             names(&change),
-            ["__connect_topic", "__connect_partition", "__connect_offset", "v"]
+            [
+                "__connect_topic",
+                "__connect_partition",
+                "__connect_offset",
+                "v"
+            ]
         );
         assert_eq!(change.cells[2], Cell::Text("41".into()));
-        let by_value = config(&[("primary.key.mode", "record_value"), ("primary.key.fields", "b")]);
-        let change = change_of(&by_value, record(Value::Null, json!({"a": 1, "b": 2}), None));
+        let by_value = config(&[
+            ("primary.key.mode", "record_value"),
+            ("primary.key.fields", "b"),
+        ]);
+        let change = change_of(
+            &by_value,
+            record(Value::Null, json!({"a": 1, "b": 2}), None),
+        );
         assert_eq!(names(&change), ["b", "a"]);
         assert_eq!(change.columns.key_len, 1);
     }
@@ -428,13 +491,26 @@ mod tests {
             let err = change(&keyed, &record(key, value, None)).unwrap_err();
             assert_eq!(err.domain(), weir_connect::ErrorDomain::User);
             assert!(err.to_string().contains(expected), "{err}");
-            assert!(err.to_string().contains("shop.public.customers-2@41"), "{err}");
+            assert!(
+                err.to_string().contains("shop.public.customers-2@41"),
+                "{err}"
+            );
         }
         let typed = json!({"type": "struct", "fields": [{"field": "n", "type": "int32"}]});
-        let err = change(&config(&[]), &record(Value::Null, json!({"n": "x"}), Some(typed))).unwrap_err();
-        assert!(err.to_string().contains("field 'n': expected int32"), "{err}");
+        let err = change(
+            &config(&[]),
+            &record(Value::Null, json!({"n": "x"}), Some(typed)),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("field 'n': expected int32"),
+            "{err}"
+        );
         let mut bytes = record(Value::Null, json!({}), None);
         bytes.record.value = Data::Bytes(bytes::Bytes::from_static(b"\x00"));
-        assert!(change(&config(&[]), &bytes).unwrap_err().to_string().contains("not JSON"));
+        assert!(change(&config(&[]), &bytes)
+            .unwrap_err()
+            .to_string()
+            .contains("not JSON"));
     }
 }

@@ -123,7 +123,10 @@ pub(crate) async fn ensure(
     table: &TableId,
     wanted: &Columns,
 ) -> Result<TableInfo, ConnectError> {
-    let info = match describe(db, dialect, table).await.map_err(|e| ddl_error(table, "reading the catalog for", e))? {
+    let info = match describe(db, dialect, table)
+        .await
+        .map_err(|e| ddl_error(table, "reading the catalog for", e))?
+    {
         Some(info) => info,
         None if evolution.create => {
             execute(db, create_table(dialect, table, wanted))
@@ -200,7 +203,11 @@ fn create_table(dialect: &Dialect, table: &TableId, wanted: &Columns) -> String 
         }
     }
     if wanted.key_len > 0 {
-        let keys: Vec<String> = wanted.key().iter().map(|c| dialect.ident(&c.name)).collect();
+        let keys: Vec<String> = wanted
+            .key()
+            .iter()
+            .map(|c| dialect.ident(&c.name))
+            .collect();
         sql.push_str(&format!(", PRIMARY KEY ({})", keys.join(", ")));
     }
     sql.push(')');
@@ -209,8 +216,14 @@ fn create_table(dialect: &Dialect, table: &TableId, wanted: &Columns) -> String 
 
 async fn execute(db: &mut Db, sql: String) -> Result<(), sqlx::Error> {
     match db {
-        Db::Postgres(conn) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await.map(drop),
-        Db::MySql(conn) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await.map(drop),
+        Db::Postgres(conn) => sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await
+            .map(drop),
+        Db::MySql(conn) => sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await
+            .map(drop),
     }
 }
 

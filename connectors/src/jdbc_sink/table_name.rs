@@ -68,10 +68,7 @@ impl TableNameFormat {
             if start > 0 {
                 parts.push(Part::Text(rest[..start].to_string()));
             }
-            let end = rest[start..]
-                .find('}')
-                .ok_or("a '${' has no closing '}'")?
-                + start;
+            let end = rest[start..].find('}').ok_or("a '${' has no closing '}'")? + start;
             let name = &rest[start + 2..end];
             parts.push(match name {
                 "topic" => Part::Topic,
@@ -160,12 +157,17 @@ mod tests {
                 name: "orders".into()
             }
         );
-        assert!(debezium.resolve("t", None).unwrap_err().contains("source.schema"));
+        assert!(debezium
+            .resolve("t", None)
+            .unwrap_err()
+            .contains("source.schema"));
     }
 
     #[test]
     fn refuses_unknown_placeholders() {
-        assert!(TableNameFormat::parse("${key}").unwrap_err().contains("${key}"));
+        assert!(TableNameFormat::parse("${key}")
+            .unwrap_err()
+            .contains("${key}"));
         assert!(TableNameFormat::parse("${topic").is_err());
         assert!(TableNameFormat::parse("").is_err());
     }

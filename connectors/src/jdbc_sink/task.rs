@@ -113,14 +113,16 @@ impl JdbcSinkTask {
         let mut planned = Vec::with_capacity(batches.len());
         for batch in batches {
             let wanted = wanted_columns(batch);
-            let known = self.tables.get(&batch.table).filter(|info| {
-                wanted.columns.iter().all(|c| info.find(&c.name).is_some())
-            });
+            let known = self
+                .tables
+                .get(&batch.table)
+                .filter(|info| wanted.columns.iter().all(|c| info.find(&c.name).is_some()));
             let info = match known {
                 Some(info) => Arc::clone(info),
                 None => {
                     let db = self.db().await?;
-                    let info = Arc::new(ensure(db, &dialect, evolution, &batch.table, &wanted).await?);
+                    let info =
+                        Arc::new(ensure(db, &dialect, evolution, &batch.table, &wanted).await?);
                     self.tables.insert(batch.table.clone(), Arc::clone(&info));
                     info
                 }
@@ -169,7 +171,9 @@ impl JdbcSinkTask {
                     "the records' values do not fit the column's type: change the column or \
                      the data"
                 }
-                Some("42P10") => "the table needs a primary key or a unique index on the key columns",
+                Some("42P10") => {
+                    "the table needs a primary key or a unique index on the key columns"
+                }
                 _ => "check the table's definition against the records",
             },
             _ => "check the table's definition against the records",

@@ -42,7 +42,10 @@ pub(crate) enum FieldType {
     Bytes,
     /// `org.apache.kafka.connect.data.Decimal`: base64 of the unscaled two's complement
     /// big-endian integer (or a plain number with `decimal.handling.mode=double`).
-    Decimal { scale: u32, precision: Option<u32> },
+    Decimal {
+        scale: u32,
+        precision: Option<u32>,
+    },
     /// `io.debezium.data.VariableScaleDecimal`: `{"scale": s, "value": base64}`.
     VariableDecimal,
     /// Days since the epoch.
@@ -154,12 +157,11 @@ impl FieldType {
         };
         let integer = || value.as_i64().ok_or_else(wrong);
         Ok(match self {
-            FieldType::Int8 | FieldType::Int16 | FieldType::Int32 | FieldType::Int64 => {
-                match value {
-                    Value::Number(n) if n.is_i64() || n.is_u64() => Cell::Text(n.to_string()),
-                    _ => return Err(wrong()),
-                }
-            }
+            FieldType::Int8 | FieldType::Int16 | FieldType::Int32 | FieldType::Int64 => match value
+            {
+                Value::Number(n) if n.is_i64() || n.is_u64() => Cell::Text(n.to_string()),
+                _ => return Err(wrong()),
+            },
             FieldType::Float32 | FieldType::Float64 => match value {
                 Value::Number(n) => Cell::Text(n.to_string()),
                 Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
@@ -188,7 +190,10 @@ impl FieldType {
                 _ => return Err(wrong()),
             },
             FieldType::VariableDecimal => {
-                let scale = value.get("scale").and_then(Value::as_u64).ok_or_else(wrong)?;
+                let scale = value
+                    .get("scale")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(wrong)?;
                 let unscaled = value
                     .get("value")
                     .and_then(Value::as_str)
@@ -371,8 +376,10 @@ mod tests {
             FieldType::Date
         );
         assert_eq!(
-            field(json!({"type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
-                "parameters": {"scale": "2", "connect.decimal.precision": "10"}})),
+            field(
+                json!({"type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
+                "parameters": {"scale": "2", "connect.decimal.precision": "10"}})
+            ),
             FieldType::Decimal {
                 scale: 2,
                 precision: Some(10)
@@ -394,7 +401,10 @@ mod tests {
         assert_eq!(text(FieldType::Date, json!(17109)), "2016-11-04");
         assert_eq!(text(FieldType::Date, json!(-1)), "1969-12-31");
         assert_eq!(
-            text(FieldType::Timestamp(Unit::Micros), json!(1_704_157_445_600_000_i64)),
+            text(
+                FieldType::Timestamp(Unit::Micros),
+                json!(1_704_157_445_600_000_i64)
+            ),
             "2024-01-02 01:04:05.600000"
         );
         assert_eq!(
@@ -409,11 +419,17 @@ mod tests {
         assert_eq!(text(cents.clone(), json!("AYag")), "1000.00");
         assert_eq!(text(cents, json!("AA==")), "0.00");
         assert_eq!(
-            text(FieldType::VariableDecimal, json!({"scale": 1, "value": "Cw=="})),
+            text(
+                FieldType::VariableDecimal,
+                json!({"scale": 1, "value": "Cw=="})
+            ),
             "1.1"
         );
         assert_eq!(
-            text(FieldType::ZonedTimestamp, json!("2024-01-02T01:04:05.600000Z")),
+            text(
+                FieldType::ZonedTimestamp,
+                json!("2024-01-02T01:04:05.600000Z")
+            ),
             "2024-01-02 01:04:05.600000"
         );
         assert_eq!(text(FieldType::Json, json!({"a": 1})), r#"{"a":1}"#);
@@ -425,7 +441,10 @@ mod tests {
 
     #[test]
     fn a_value_of_the_wrong_type_is_refused() {
-        assert!(FieldType::Int32.cell(&json!("7")).unwrap_err().contains("int32"));
+        assert!(FieldType::Int32
+            .cell(&json!("7"))
+            .unwrap_err()
+            .contains("int32"));
         assert!(FieldType::Boolean.cell(&json!(1)).is_err());
         assert!(FieldType::Date.cell(&json!(i64::MAX)).is_err());
         assert!(FieldType::Bytes.cell(&json!("not base64!")).is_err());

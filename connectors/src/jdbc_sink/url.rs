@@ -96,7 +96,9 @@ impl ConnectionUrl {
             None => (rest, ""),
         };
         if database.is_empty() || database.contains('/') {
-            return Err("the URL must name one database after the host: …//host:port/database".into());
+            return Err(
+                "the URL must name one database after the host: …//host:port/database".into(),
+            );
         }
         let (userinfo, host_port) = match authority.rsplit_once('@') {
             Some((userinfo, host_port)) => (Some(userinfo), host_port),
@@ -120,7 +122,11 @@ impl ConnectionUrl {
                 password = Some(Secret::new(decode(pass)?));
             }
         }
-        for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             if USER_PARAMS.contains(&name) {
                 username = Some(decode(value)?);
@@ -154,7 +160,13 @@ impl ConnectionUrl {
 impl fmt::Display for ConnectionUrl {
     /// Where the sink writes, without credentials: `PostgreSQL at host:port/db`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {}/{}", self.kind.name(), self.address(), self.database)
+        write!(
+            f,
+            "{} at {}/{}",
+            self.kind.name(),
+            self.address(),
+            self.database
+        )
     }
 }
 
@@ -232,7 +244,11 @@ mod tests {
         assert_eq!(url.password.as_ref().unwrap().expose(), "s@cret");
         assert!(!format!("{url:?}").contains("s@cret"));
         assert_eq!(url.to_string(), "PostgreSQL at db.example:6543/shop");
-        for mysql in ["jdbc:mysql://h/db", "jdbc:mariadb://h/db", "mysql://u:p@h/db"] {
+        for mysql in [
+            "jdbc:mysql://h/db",
+            "jdbc:mariadb://h/db",
+            "mysql://u:p@h/db",
+        ] {
             let url = ConnectionUrl::parse(mysql).unwrap();
             assert_eq!((url.kind, url.port), (DatabaseKind::MySql, 3306), "{mysql}");
         }

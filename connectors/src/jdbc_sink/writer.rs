@@ -163,7 +163,11 @@ async fn postgres_statements(
                         None => continue,
                     },
                 };
-                let width = if statement == "DELETE" { group.key_len } else { group.columns.len() };
+                let width = if statement == "DELETE" {
+                    group.key_len
+                } else {
+                    group.columns.len()
+                };
                 for chunk in group.changes.chunks(settings.batch_size) {
                     let arrays: Vec<Vec<Option<String>>> = (0..width)
                         .map(|i| chunk.iter().map(|c| dialect.text(&c.cells[i])).collect())
@@ -176,7 +180,11 @@ async fn postgres_statements(
                     if let Err(error) = result {
                         let failure = WriteFailure {
                             table: Some(batch.table.clone()),
-                            statement: if statement == "DELETE" { "DELETE" } else { mode_name(settings.mode) },
+                            statement: if statement == "DELETE" {
+                                "DELETE"
+                            } else {
+                                mode_name(settings.mode)
+                            },
                             columns: group.columns[..width].to_vec(),
                             column: super::connection::error_column(&error),
                             error,
@@ -205,7 +213,9 @@ fn pg_unnest(columns: &[DbColumn]) -> String {
         .enumerate()
         .map(|(i, c)| format!("v{i}::{}", c.cast))
         .collect();
-    let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+    let params: Vec<String> = (1..=columns.len())
+        .map(|i| format!("${i}::text[]"))
+        .collect();
     let names: Vec<String> = (0..columns.len()).map(|i| format!("v{i}")).collect();
     format!(
         "SELECT {} FROM UNNEST({}) AS u({})",
@@ -228,7 +238,11 @@ fn pg_delete(dialect: &Dialect, table: &str, group: &Group<'_>) -> String {
 /// The statement writing a group's rows; `None` when there is nothing to write (an
 /// update of key columns only).
 fn pg_write(dialect: &Dialect, mode: InsertMode, table: &str, group: &Group<'_>) -> Option<String> {
-    let names: Vec<String> = group.columns.iter().map(|c| dialect.quoted(&c.name)).collect();
+    let names: Vec<String> = group
+        .columns
+        .iter()
+        .map(|c| dialect.quoted(&c.name))
+        .collect();
     let (keys, rest) = names.split_at(group.key_len);
     if mode == InsertMode::Update {
         if rest.is_empty() {
@@ -319,7 +333,11 @@ async fn mysql_statements(
     for (batch, info) in planned {
         let table = dialect.table(&batch.table);
         for (delete, changes) in [(true, &batch.deletes), (false, &batch.upserts)] {
-            let statement = if delete { "DELETE" } else { mode_name(settings.mode) };
+            let statement = if delete {
+                "DELETE"
+            } else {
+                mode_name(settings.mode)
+            };
             let fail = |columns: &[DbColumn], error| WriteFailure {
                 table: Some(batch.table.clone()),
                 statement,
@@ -329,7 +347,11 @@ async fn mysql_statements(
             };
             let groups = groups(changes, info).map_err(|m| fail(&[], sqlx::Error::Protocol(m)))?;
             for group in groups {
-                let width = if delete { group.key_len } else { group.columns.len() };
+                let width = if delete {
+                    group.key_len
+                } else {
+                    group.columns.len()
+                };
                 let names: Vec<String> = group.columns[..width]
                     .iter()
                     .map(|c| dialect.quoted(&c.name))
@@ -407,7 +429,13 @@ fn row_placeholders(width: usize) -> String {
     row
 }
 
-fn mysql_insert(mode: InsertMode, table: &str, names: &[String], key_len: usize, rows: usize) -> String {
+fn mysql_insert(
+    mode: InsertMode,
+    table: &str,
+    names: &[String],
+    key_len: usize,
+    rows: usize,
+) -> String {
     let row = row_placeholders(names.len());
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
     for i in 0..rows {

@@ -138,12 +138,18 @@ impl MariaDbServer {
             .arg("--no-defaults")
             .arg(format!("--datadir={}", self.data_dir().display()))
             .arg(format!("--socket={}", self.socket().display()))
-            .arg(format!("--pid-file={}", self.dir.path().join("mariadb.pid").display()))
+            .arg(format!(
+                "--pid-file={}",
+                self.dir.path().join("mariadb.pid").display()
+            ))
             .arg(format!("--log-error={}", self.log_path().display()))
             .arg(format!("--port={}", self.port))
             .args(["--skip-networking=0", "--bind-address=127.0.0.1"])
             // Tests need no durability across power loss, and small buffers start fast.
-            .args(["--innodb-flush-log-at-trx-commit=2", "--innodb-buffer-pool-size=64M"])
+            .args([
+                "--innodb-flush-log-at-trx-commit=2",
+                "--innodb-buffer-pool-size=64M",
+            ])
             .args(["--skip-name-resolve", "--max-connections=200"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
