@@ -200,6 +200,8 @@ fn schema_envelope_records_make_a_typed_table_and_bad_records_go_to_the_dead_let
     let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
     let pg = PostgresServer::start();
     create_topic(&broker.bootstrap, "orders", 1, &[]);
+    // Created up front so that its watermarks can be read before the first failure.
+    create_topic(&broker.bootstrap, "orders-dlq", 1, &[]);
     let pipeline = dir.path().join("orders.yaml");
     fs::write(
         &pipeline,
@@ -282,4 +284,13 @@ sink:
         "order_id text, qty smallint, total numeric, day date",
         "typed by the schema the JSON converter kept"
     );
+    // The runtime's metrics count the sink's records: 5 reached it, 1 of them failed.
+    wait_with_log(&connect, "the sink's records in the metrics", || {
+        support::Http::new(&connect.address)
+            .get("/metrics")
+            .text
+            .contains(
+            "weir_connect_records_out_total{connector=\"orders-sink\",task=\"0\",type=\"sink\"} 4",
+        )
+    });
 }

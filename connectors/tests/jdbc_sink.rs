@@ -666,3 +666,99 @@ fn unknown_keys_are_refused_with_a_hint_and_the_password_never_shown() {
         ["insert.mod: Unknown configuration 'insert.mod' (hint: did you mean 'insert.mode'?)"]
     );
 }
+
+/// `insert.mode=update` changes rows that exist and creates none, in both dialects.
+async fn update_mode_changes_existing_rows_only(url: &str, extra: &[(&str, &str)]) {
+    let mut pairs = vec![
+        ("connection.url", url),
+        ("insert.mode", "update"),
+        ("primary.key.mode", "record_key"),
+        ("primary.key.fields", "id"),
+        ("table.name.format", "stock"),
+    ];
+    pairs.extend_from_slice(extra);
+    let mut sink = sink("jdbc-sink", &pairs).await.unwrap();
+    write(
+        &mut sink,
+        &[
+            plain(0, "a", json!({"qty": 5, "note": "restocked"}), None),
+            plain(1, "zz", json!({"qty": 9, "note": "unknown item"}), None),
+            plain(2, "b", json!({"qty": 0, "note": null}), None),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn update_mode_changes_existing_rows_only_in_postgres_and_mariadb() {
+    let pg = PostgresServer::start();
+    pg.psql(
+        "CREATE TABLE stock (id text PRIMARY KEY, qty integer, note text); \
+         INSERT INTO stock VALUES ('a', 1, 'x'), ('b', 2, 'y'), ('c', 3, 'z')",
+    );
+    let url = format!(
+        "jdbc:postgresql://127.0.0.1:{}/weir?user=postgres",
+        pg.port()
+    );
+    update_mode_changes_existing_rows_only(&url, &[]).await;
+    assert_eq!(
+        pg.psql("SELECT id, qty, note FROM stock ORDER BY id"),
+        "a|5|restocked\nb|0|\nc|3|z"
+    );
+
+    let db = MariaDbServer::start();
+    db.sql(
+        "CREATE TABLE stock (id VARCHAR(10) PRIMARY KEY, qty INT, note TEXT); \
+         INSERT INTO stock VALUES ('a', 1, 'x'), ('b', 2, 'y'), ('c', 3, 'z')",
+    );
+    update_mode_changes_existing_rows_only(
+        &db.jdbc_url(),
+        &[
+            ("connection.username", "weir"),
+            ("connection.password", "weir"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        db.sql("SELECT id, qty, note FROM stock ORDER BY id"),
+        "a\t5\trestocked\nb\t0\tNULL\nc\t3\tz"
+    );
+}
+
+#[tokio::test]
+async fn mariadb_refusing_a_value_fails_the_batch_naming_table_and_column() {
+    let db = MariaDbServer::start();
+    db.sql("CREATE TABLE accounts (id VARCHAR(10) PRIMARY KEY, balance INT)");
+    let mut sink = sink(
+        "jdbc-sink",
+        &[
+            ("connection.url", &db.jdbc_url()),
+            ("connection.username", "weir"),
+            ("connection.password", "weir"),
+            ("insert.mode", "upsert"),
+            ("primary.key.mode", "record_key"),
+            ("primary.key.fields", "id"),
+            ("table.name.format", "accounts"),
+        ],
+    )
+    .await
+    .unwrap();
+    let err = sink
+        .write(&[
+            plain(0, "a", json!({"balance": 5}), None),
+            plain(1, "b", json!({"balance": "lots"}), None),
+        ])
+        .await
+        .unwrap_err();
+    let text = err.chain();
+    assert_eq!(err.domain(), ErrorDomain::User, "{text}");
+    assert!(!err.is_retryable(), "{text}");
+    for part in ["table accounts", "balance", "lots", "hint:"] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM accounts"),
+        "0",
+        "nothing of the batch applied"
+    );
+}
