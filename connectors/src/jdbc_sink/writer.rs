@@ -93,11 +93,7 @@ fn groups<'a>(changes: &'a [Change], info: &TableInfo) -> Result<Vec<Group<'a>>,
             None => {
                 let columns = change.columns.columns[..change.cells.len()]
                     .iter()
-                    .map(|c| {
-                        info.find(&c.name)
-                            .cloned()
-                            .ok_or_else(|| format!("column {} is not in the table", c.name))
-                    })
+                    .map(|c| info.find(&c.name).cloned().ok_or_else(|| c.name.clone()))
                     .collect::<Result<Vec<_>, _>>()?;
                 first.push(change);
                 groups.push(Group {
@@ -150,7 +146,7 @@ async fn postgres_statements(
                         statement,
                         columns: Vec::new(),
                         column: None,
-                        error: sqlx::Error::Protocol(m),
+                        error: sqlx::Error::ColumnNotFound(m),
                     },
                     Vec::new(),
                 )
@@ -345,7 +341,8 @@ async fn mysql_statements(
                 column: None,
                 error,
             };
-            let groups = groups(changes, info).map_err(|m| fail(&[], sqlx::Error::Protocol(m)))?;
+            let groups =
+                groups(changes, info).map_err(|m| fail(&[], sqlx::Error::ColumnNotFound(m)))?;
             for group in groups {
                 let width = if delete {
                     group.key_len
