@@ -184,7 +184,7 @@ impl FieldType {
             FieldType::Decimal { scale, .. } => match value {
                 Value::String(s) => {
                     let unscaled = base64_decode(s).ok_or_else(wrong)?;
-                    Cell::Text(decimal_text(&unscaled, *scale))
+                    Cell::Text(decimal_text(&unscaled, *scale).ok_or_else(wrong)?)
                 }
                 Value::Number(n) => Cell::Text(n.to_string()),
                 _ => return Err(wrong()),
@@ -200,12 +200,12 @@ impl FieldType {
                     .and_then(base64_decode)
                     .ok_or_else(wrong)?;
                 let scale = u32::try_from(scale).map_err(|_| wrong())?;
-                Cell::Text(decimal_text(&unscaled, scale))
+                Cell::Text(decimal_text(&unscaled, scale).ok_or_else(wrong)?)
             }
             FieldType::Date => match value {
                 Value::String(s) => Cell::Text(s.clone()),
                 _ => match integer()? {
-                    days if days.abs() <= MAX_DAYS => Cell::Text(date_text(days)),
+                    days if (-MAX_DAYS..=MAX_DAYS).contains(&days) => Cell::Text(date_text(days)),
                     _ => return Err(wrong()),
                 },
             },
@@ -282,8 +282,19 @@ fn timestamp_text(ticks: i64, unit: Unit) -> String {
     )
 }
 
-/// The decimal text of a two's complement big-endian integer divided by 10^scale.
-fn decimal_text(unscaled: &[u8], scale: u32) -> String {
+/// Most bytes of an unscaled decimal (about 9,800 digits): the conversion below is
+/// quadratic in them, and no database column holds more.
+const MAX_DECIMAL_BYTES: usize = 4096;
+
+/// Largest decimal scale: PostgreSQL's limit for `numeric`, above MySQL's.
+const MAX_DECIMAL_SCALE: u32 = 16_383;
+
+/// The decimal text of a two's complement big-endian integer divided by 10^scale, or
+/// `None` beyond the limits above.
+fn decimal_text(unscaled: &[u8], scale: u32) -> Option<String> {
+    if unscaled.len() > MAX_DECIMAL_BYTES || scale > MAX_DECIMAL_SCALE {
+        return None;
+    }
     let negative = unscaled.first().is_some_and(|b| b & 0x80 != 0);
     let mut magnitude: Vec<u8> = unscaled.to_vec();
     if negative {
@@ -325,7 +336,7 @@ fn decimal_text(unscaled: &[u8], scale: u32) -> String {
         text.push('.');
         text.push_str(std::str::from_utf8(&digits[point..]).unwrap_or("0"));
     }
-    text
+    Some(text)
 }
 
 /// Standard base64 with or without padding (Kafka's converter writes padded), or
@@ -361,6 +372,7 @@ pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use weir_connect::converter::base64;
 
     use super::*;
 
@@ -447,6 +459,16 @@ mod tests {
             .contains("int32"));
         assert!(FieldType::Boolean.cell(&json!(1)).is_err());
         assert!(FieldType::Date.cell(&json!(i64::MAX)).is_err());
+        assert!(FieldType::Date.cell(&json!(i64::MIN)).is_err());
+        let huge_scale = json!({"scale": u32::MAX, "value": "AQ=="});
+        assert!(FieldType::VariableDecimal.cell(&huge_scale).is_err());
+        let long = json!(base64(&[1; MAX_DECIMAL_BYTES + 1]));
+        assert!(FieldType::Decimal {
+            scale: 0,
+            precision: None
+        }
+        .cell(&long)
+        .is_err());
         assert!(FieldType::Bytes.cell(&json!("not base64!")).is_err());
         assert_eq!(FieldType::Int32.cell(&Value::Null).unwrap(), Cell::Null);
     }
