@@ -762,3 +762,36 @@ async fn mariadb_refusing_a_value_fails_the_batch_naming_table_and_column() {
         "nothing of the batch applied"
     );
 }
+
+#[tokio::test]
+async fn deletes_for_a_table_that_does_not_exist_change_nothing() {
+    let pg = PostgresServer::start();
+    let url = format!(
+        "jdbc:postgresql://127.0.0.1:{}/weir?user=postgres",
+        pg.port()
+    );
+    let mut sink = sink(
+        "jdbc-sink",
+        &[
+            ("connection.url", &url),
+            ("insert.mode", "upsert"),
+            ("primary.key.mode", "record_key"),
+            ("primary.key.fields", "id"),
+            ("delete.enabled", "true"),
+            ("auto.create", "true"),
+            ("table.name.format", "late"),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut gone = plain(0, "a", json!({}), None);
+    gone.record.value = Data::Null;
+    assert_eq!(write(&mut sink, &[gone]).await, Vec::<usize>::new());
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'late'"),
+        "0"
+    );
+    // The first row then creates it with its columns.
+    write(&mut sink, &[plain(1, "b", json!({"v": "x"}), None)]).await;
+    assert_eq!(pg.psql("SELECT id, v FROM late"), "b|x");
+}

@@ -114,6 +114,28 @@ pub(crate) struct Evolution {
     pub(crate) add_columns: bool,
 }
 
+/// Why a table cannot take a batch.
+#[derive(Debug)]
+pub(crate) enum TableError {
+    /// It does not exist and may not be created.
+    Missing(ConnectError),
+    Other(ConnectError),
+}
+
+impl From<ConnectError> for TableError {
+    fn from(error: ConnectError) -> TableError {
+        TableError::Other(error)
+    }
+}
+
+impl From<TableError> for ConnectError {
+    fn from(error: TableError) -> ConnectError {
+        match error {
+            TableError::Missing(error) | TableError::Other(error) => error,
+        }
+    }
+}
+
 /// The table, created or given the missing columns of `wanted` as `evolution`
 /// allows; an error naming the table and what it lacks otherwise.
 pub(crate) async fn ensure(
@@ -122,7 +144,7 @@ pub(crate) async fn ensure(
     evolution: Evolution,
     table: &TableId,
     wanted: &Columns,
-) -> Result<TableInfo, ConnectError> {
+) -> Result<TableInfo, TableError> {
     let info = match describe(db, dialect, table)
         .await
         .map_err(|e| ddl_error(table, "reading the catalog for", e))?
@@ -139,10 +161,10 @@ pub(crate) async fn ensure(
                 .unwrap_or_default()
         }
         None => {
-            return Err(ConnectError::user(format!(
+            return Err(TableError::Missing(ConnectError::user(format!(
                 "table {table} does not exist (hint: create it, or set auto.create=true or \
                  schema.evolution=basic to let the sink create it)"
-            )))
+            ))))
         }
     };
     let missing: Vec<&Column> = wanted
@@ -159,7 +181,8 @@ pub(crate) async fn ensure(
             "table {table} has no column {} that the records have (hint: add it, or set \
              auto.evolve=true or schema.evolution=basic to let the sink add it)",
             names.join(", ")
-        )));
+        ))
+        .into());
     }
     for column in &missing {
         let sql = format!(
@@ -184,7 +207,8 @@ pub(crate) async fn ensure(
             "cannot add column {} to table {table}: the database refused ALTER TABLE \
              (hint: check the user's rights on the table)",
             column.name
-        ))),
+        ))
+        .into()),
     }
 }
 

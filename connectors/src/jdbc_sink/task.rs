@@ -26,7 +26,7 @@ use super::config::JdbcSinkConfig;
 use super::connection::{server_message, Db, Fault};
 use super::dialect::Dialect;
 use super::row::{change, Column, Columns};
-use super::schema_evolution::{ensure, Evolution, TableInfo};
+use super::schema_evolution::{ensure, Evolution, TableError, TableInfo};
 use super::table_name::TableId;
 use super::writer::{write_mysql, write_postgres, WriteFailure, WriteSettings};
 
@@ -121,8 +121,20 @@ impl JdbcSinkTask {
                 Some(info) => Arc::clone(info),
                 None => {
                     let db = self.db().await?;
-                    let info =
-                        Arc::new(ensure(db, &dialect, evolution, &batch.table, &wanted).await?);
+                    // Only deletes for a table that does not exist: nothing to delete,
+                    // and no row to create the table from.
+                    let evolution = match batch.upserts.is_empty() {
+                        true => Evolution {
+                            create: false,
+                            ..evolution
+                        },
+                        false => evolution,
+                    };
+                    let info = match ensure(db, &dialect, evolution, &batch.table, &wanted).await {
+                        Ok(info) => Arc::new(info),
+                        Err(TableError::Missing(_)) if batch.upserts.is_empty() => continue,
+                        Err(err) => return Err(err.into()),
+                    };
                     self.tables.insert(batch.table.clone(), Arc::clone(&info));
                     info
                 }
