@@ -294,3 +294,48 @@ sink:
         )
     });
 }
+
+#[test]
+fn wrong_credentials_fail_the_task_with_a_clear_error_in_its_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("broker"), &[]);
+    let mut pg = PostgresServer::start();
+    pg.psql("CREATE ROLE app LOGIN PASSWORD 'right'");
+    pg.require_password("app");
+    create_topic(&broker.bootstrap, "orders", 1, &[]);
+    let pipeline = dir.path().join("orders.yaml");
+    fs::write(
+        &pipeline,
+        format!(
+            "name: orders\nsink:\n  connector: jdbc-sink\n  topics: [orders]\n  \
+             connection.url: jdbc:postgresql://127.0.0.1:{}/weir\n  connection.username: app\n  \
+             connection.password: ${{env:TARGET_PASSWORD}}\n",
+            pg.port()
+        ),
+    )
+    .expect("write pipeline");
+    let connect = ConnectProcess::run(
+        &broker.bootstrap,
+        &pipeline,
+        &[("TARGET_PASSWORD", "not-the-password")],
+    );
+    let http = support::Http::new(&connect.address);
+    let mut trace = String::new();
+    wait_with_log(&connect, "the sink task to fail", || {
+        let status = http.get("/connectors/orders-sink/status");
+        if status.status != 200 || status.body["tasks"][0]["state"] != "FAILED" {
+            return false;
+        }
+        trace = status.body["tasks"][0]["trace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        true
+    });
+    assert!(
+        trace.contains("cannot log in to PostgreSQL at 127.0.0.1")
+            && trace.contains("check connection.username and connection.password"),
+        "{trace}"
+    );
+    assert!(!trace.contains("not-the-password"), "{trace}");
+}
