@@ -5,7 +5,7 @@
 #   scripts/test.sh --e2e-only      deps, release build and the end-to-end tests only
 #   scripts/test.sh -- -k kcat      extra arguments after `--` go to pytest
 #
-# Installs what is missing, idempotently: Debian packages (kcat, redis-server, postgresql,
+# Installs what is missing, idempotently: Debian packages (kcat, redis-server, postgresql, mariadb-server,
 # python3-venv, a C toolchain, nodejs and npm) with one `apt-get update` only when something
 # is missing, a Python virtualenv at .venv from tests/python/requirements.txt (with osmem-server,
 # the Elasticsearch sink tests' search server), and kafkajs into
@@ -76,6 +76,14 @@ pg_bindir() {
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
 pg_bindir || missing+=(postgresql)
+# The database sink's tests install and start their own MariaDB server (mariadb-install-db,
+# mariadbd as the `mysql` user) on a free port. The package also starts a server on 3306;
+# the tests neither use nor stop it.
+mariadb_bins() {
+    command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || return 1
+    command -v mariadb-install-db >/dev/null && command -v mariadb >/dev/null
+}
+mariadb_bins || missing+=(mariadb-server mariadb-client)
 command -v cc >/dev/null || missing+=(build-essential)
 command -v make >/dev/null || missing+=(make)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
@@ -89,6 +97,7 @@ fi
 command -v kcat >/dev/null || fail "kcat is still missing after apt-get install kcat"
 command -v redis-server >/dev/null || fail "redis-server is still missing after apt-get install redis-server"
 pg_bindir || fail "PostgreSQL's initdb is still missing after apt-get install postgresql"
+mariadb_bins || fail "mariadbd is still missing after apt-get install mariadb-server"
 command -v node >/dev/null || fail "node is still missing after apt-get install nodejs"
 command -v npm >/dev/null || fail "npm is still missing after apt-get install npm"
 command -v cargo >/dev/null || fail "cargo is missing: install Rust (rustup) first"

@@ -385,6 +385,7 @@ fn example_pipelines_are_valid() {
         "postgres-to-topic.yaml",
         "postgres-to-redis.yaml",
         "logs-to-elasticsearch.yaml",
+        "postgres-to-postgres.yaml",
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples/pipelines")

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use crate::elasticsearch::response::{error_body, read_bulk, Sent};
+use crate::jdbc_sink::{Cell, ConnectionUrl, FieldType, Unit};
 use crate::postgres::pgoutput;
 
 /// One `pgoutput` message, the payload of an XLogData message from a replication
@@ -61,6 +62,36 @@ pub fn signal_data(data: &[u8]) {
     }
 }
 
+/// A database sink `connection.url`: any text parses or is refused without a panic;
+/// a refusal never repeats the password the text may hold; what parses names a host,
+/// a port and a database, and its `Display` and `Debug` (which logs and errors show)
+/// never contain the password.
+pub fn jdbc_connection_url(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match ConnectionUrl::parse(text) {
+        Ok(url) => {
+            assert!(!url.host.is_empty() && url.port > 0 && !url.database.is_empty());
+            if let Some(password) = url.password.as_ref().map(|p| p.expose()) {
+                if password.len() >= 4 {
+                    for shown in [url.to_string(), format!("{url:?}")] {
+                        assert!(!shown.contains(password), "{shown}");
+                    }
+                }
+            }
+        }
+        Err(message) => {
+            // Only the first 24 characters of a scheme are ever quoted back.
+            if let Some((_, rest)) = text.split_once("://") {
+                if rest.len() >= 24 {
+                    assert!(!message.contains(rest), "{message}");
+                }
+            }
+        }
+    }
+}
+
 /// A `_bulk` response body. Byte 0 says how many actions were sent (0–15, of mixed
 /// kinds); the rest is the body. Any bytes give one outcome per action sent or an
 /// error, never a panic, and an error body's reason is read without one too.
@@ -79,4 +110,44 @@ pub fn bulk_response(data: &[u8]) {
         assert_eq!(outcomes.len(), count);
     }
     let _ = error_body(400, body);
+}
+
+/// A record field's JSON value converted for a column: byte 0 picks the field type,
+/// the rest is JSON text. Any value converts or is refused without a panic (base64,
+/// decimals of any length, dates and times of any range), and a decimal's text reads
+/// as a number.
+pub fn jdbc_cell(data: &[u8]) {
+    let Some((&pick, json)) = data.split_first() else {
+        return;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return;
+    };
+    let types = [
+        FieldType::Int32,
+        FieldType::Float64,
+        FieldType::Boolean,
+        FieldType::Bytes,
+        FieldType::Decimal {
+            scale: u32::from(pick >> 4),
+            precision: None,
+        },
+        FieldType::VariableDecimal,
+        FieldType::Date,
+        FieldType::Time(Unit::Nanos),
+        FieldType::Timestamp(Unit::Micros),
+        FieldType::ZonedTimestamp,
+        FieldType::Json,
+    ];
+    let ty = &types[usize::from(pick) % types.len()];
+    if let Ok(Cell::Text(text)) = ty.cell(&value) {
+        if matches!(ty, FieldType::Decimal { .. } | FieldType::VariableDecimal) && value.is_string()
+        {
+            let digits = text.trim_start_matches('-');
+            assert!(
+                !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.'),
+                "{text}"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@ pub mod elasticsearch;
 pub mod file;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod jdbc_sink;
 pub mod postgres;
 pub mod redis_sink;
 
@@ -17,6 +18,7 @@ pub fn plugins() -> Plugins {
     let plugins: Vec<Arc<dyn ConnectorPlugin>> = vec![
         Arc::new(elasticsearch::ElasticsearchSinkConnector),
         Arc::new(file::FileSourceConnector),
+        Arc::new(jdbc_sink::JdbcSinkConnector),
         Arc::new(postgres::PostgresConnector),
         Arc::new(redis_sink::RedisSinkConnector),
     ];

@@ -35,3 +35,16 @@ fn signal_data_corpus_replays() {
 fn bulk_response_corpus_replays() {
     replay("bulk_response", weir_connectors::fuzzing::bulk_response);
 }
+
+#[test]
+fn jdbc_connection_url_corpus_replays() {
+    replay(
+        "jdbc_connection_url",
+        weir_connectors::fuzzing::jdbc_connection_url,
+    );
+}
+
+#[test]
+fn jdbc_cell_corpus_replays() {
+    replay("jdbc_cell", weir_connectors::fuzzing::jdbc_cell);
+}

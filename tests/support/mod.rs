@@ -8,6 +8,8 @@ mod command;
 mod connect;
 mod http;
 mod in_process;
+#[path = "../../connectors/tests/support/mariadb_server.rs"]
+mod mariadb_server;
 #[path = "../../connectors/tests/support/postgres_server.rs"]
 mod postgres_server;
 mod process;
@@ -28,6 +30,7 @@ pub(crate) use command::{ok, weir};
 pub(crate) use connect::ConnectProcess;
 pub(crate) use http::Http;
 pub(crate) use in_process::InProcessBroker;
+pub(crate) use mariadb_server::MariaDbServer;
 pub(crate) use postgres_server::PostgresServer;
 pub(crate) use process::BrokerProcess;
 pub(crate) use redis_server::RedisServer;

@@ -4,9 +4,11 @@
 //! records carry no Connect schemas, and plain JSON is what other tools read and write;
 //! set `schemas.enable=true` to exchange data with Kafka Connect workers that use the
 //! `{"schema": …, "payload": …}` envelope. With it on, deserialize unwraps the envelope
-//! (the schema is not interpreted) and serialize writes `{"schema":null,"payload":…}`,
-//! which Kafka's converter reads as schemaless data — or, for a record whose source
-//! gave its schema (the PostgreSQL CDC source does, as Debezium), that schema.
+//! and keeps its schema with the data (`deserialize_with_schema`, which the sink
+//! runtime calls, so a sink can type the columns it creates), and serialize writes
+//! `{"schema":null,"payload":…}`, which Kafka's converter reads as schemaless data —
+//! or, for a record whose source gave its schema (the PostgreSQL CDC source does, as
+//! Debezium), that schema.
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -89,8 +91,16 @@ impl super::Converter for JsonConverter {
     }
 
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Data, ConnectError> {
+        Ok(self.deserialize_with_schema(topic, bytes)?.0)
+    }
+
+    fn deserialize_with_schema(
+        &self,
+        topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<(Data, Option<Schema>), ConnectError> {
         let Some(bytes) = bytes else {
-            return Ok(Data::Null);
+            return Ok((Data::Null, None));
         };
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
             ConnectError::user(format!(
@@ -99,15 +109,16 @@ impl super::Converter for JsonConverter {
             ))
             .with_source(e)
         })?;
-        let payload = if self.schemas_enable {
+        let (payload, schema) = if self.schemas_enable {
             unwrap_envelope(topic, value)?
         } else {
-            value
+            (value, None)
         };
-        Ok(match payload {
+        let data = match payload {
             Value::Null => Data::Null,
             value => Data::Json(value),
-        })
+        };
+        Ok((data, schema))
     }
 }
 
@@ -129,13 +140,18 @@ fn with_schema(
     Ok(Bytes::from(out))
 }
 
-fn unwrap_envelope(topic: &str, value: Value) -> Result<Value, ConnectError> {
+/// The payload and, unless it is `null`, the schema of an envelope.
+fn unwrap_envelope(topic: &str, value: Value) -> Result<(Value, Option<Schema>), ConnectError> {
     match value {
-        Value::Null => Ok(Value::Null),
+        Value::Null => Ok((Value::Null, None)),
         Value::Object(mut map)
             if map.len() == 2 && map.contains_key("schema") && map.contains_key("payload") =>
         {
-            Ok(map.remove("payload").unwrap_or(Value::Null))
+            let schema = match map.remove("schema") {
+                None | Some(Value::Null) => None,
+                Some(schema) => Some(Schema::new(schema)),
+            };
+            Ok((map.remove("payload").unwrap_or(Value::Null), schema))
         }
         _ => Err(ConnectError::user(format!(
             "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and \
@@ -228,6 +244,34 @@ mod tests {
             c.deserialize("t", Some(br#"{"schema":null,"payload":null}"#))
                 .unwrap(),
             Data::Null
+        );
+    }
+
+    #[test]
+    fn the_envelope_schema_is_kept_with_the_data_read() {
+        let c = JsonConverter::new(true);
+        let schema = json!({"type": "struct", "optional": false,
+            "fields": [{"type": "int32", "optional": false, "field": "id"}]});
+        let bytes = json!({"schema": schema, "payload": {"id": 7}}).to_string();
+        let (data, read) = c
+            .deserialize_with_schema("t", Some(bytes.as_bytes()))
+            .unwrap();
+        assert_eq!(data, Data::Json(json!({"id": 7})));
+        assert_eq!(read, Some(Schema::new(schema)));
+        let (_, none) = c
+            .deserialize_with_schema("t", Some(br#"{"schema":null,"payload":{"id":7}}"#))
+            .unwrap();
+        assert_eq!(none, None);
+        let (_, plain) = JsonConverter::new(false)
+            .deserialize_with_schema("t", Some(bytes.as_bytes()))
+            .unwrap();
+        assert_eq!(
+            plain, None,
+            "without schemas.enable the envelope is plain data"
+        );
+        assert_eq!(
+            c.deserialize_with_schema("t", None).unwrap(),
+            (Data::Null, None)
         );
     }
 

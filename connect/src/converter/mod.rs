@@ -48,6 +48,17 @@ pub trait Converter: Send + Sync + fmt::Debug {
 
     /// Data from the log; `bytes` is `None` for a null key or a tombstone.
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Data, ConnectError>;
+
+    /// As `deserialize`, with the Kafka Connect schema the bytes carry, if any. Only a
+    /// converter that reads schemas (JSON with `schemas.enable`) has one; sinks that
+    /// create and type tables read it from `Record::key_schema` / `value_schema`.
+    fn deserialize_with_schema(
+        &self,
+        topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<(Data, Option<Schema>), ConnectError> {
+        Ok((self.deserialize(topic, bytes)?, None))
+    }
 }
 
 /// One converter Weir offers: its names and how to make it from its sub-keys. `T` is

@@ -270,7 +270,11 @@ impl SinkTaskRun<'_> {
                 value: message.payload(),
                 headers: &[],
             };
-            let key = match self.config.key_converter.deserialize(topic, message.key()) {
+            let (key, key_schema) = match self
+                .config
+                .key_converter
+                .deserialize_with_schema(topic, message.key())
+            {
                 Ok(key) => key,
                 Err(error) => {
                     reporter
@@ -282,10 +286,10 @@ impl SinkTaskRun<'_> {
                     continue;
                 }
             };
-            let value = match self
+            let (value, value_schema) = match self
                 .config
                 .value_converter
-                .deserialize(topic, message.payload())
+                .deserialize_with_schema(topic, message.payload())
             {
                 Ok(value) => value,
                 Err(error) => {
@@ -306,8 +310,8 @@ impl SinkTaskRun<'_> {
                 headers: headers.clone(),
                 timestamp: message.timestamp().to_millis(),
                 offset: Some(message.offset()),
-                key_schema: None,
-                value_schema: None,
+                key_schema,
+                value_schema,
             };
             match self.config.transforms.apply(record) {
                 Ok(Some(record)) => records.push(SinkRecord {
