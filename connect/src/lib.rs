@@ -13,6 +13,7 @@
 //! - a sink's consumer offsets are committed only after [`Sink::flush`] returned, so
 //!   the external system has accepted every record before them.
 
+pub mod calendar;
 pub mod config;
 pub mod converter;
 mod data;

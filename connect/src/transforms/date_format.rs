@@ -3,6 +3,8 @@
 //! and any other non-letter as itself. A letter outside that set is rejected when the
 //! pattern is parsed, so a typo is a config error rather than a wrong topic.
 
+use crate::calendar::civil_from_days;
+
 /// A parsed pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct DateFormat {
@@ -112,8 +114,8 @@ impl DateFormat {
                 Part::Field(field, width) => {
                     let n = match field {
                         Field::Year => year,
-                        Field::Month => month,
-                        Field::Day => day,
+                        Field::Month => i64::from(month),
+                        Field::Day => i64::from(day),
                         Field::Hour => of_day / 3_600_000,
                         Field::Minute => of_day / 60_000 % 60,
                         Field::Second => of_day / 1000 % 60,
@@ -125,21 +127,6 @@ impl DateFormat {
         }
         out
     }
-}
-
-/// Year, month (1–12) and day (1–31) of a day count since 1970-01-01 in the proleptic
-/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -170,13 +157,5 @@ mod tests {
         let err = DateFormat::parse("yyyy-ww").unwrap_err();
         assert!(err.starts_with("unsupported pattern letter 'w'"), "{err}");
         assert!(DateFormat::parse("'open").is_err());
-    }
-
-    #[test]
-    fn days_map_to_the_gregorian_calendar() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 }

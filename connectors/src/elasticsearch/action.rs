@@ -15,6 +15,7 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use weir_connect::calendar::civil_from_days;
 use weir_connect::{ConnectError, Data, SinkRecord};
 
 use super::config::{ElasticsearchSinkConfig, NullValues, WriteMethod};
@@ -256,19 +257,11 @@ fn set_timestamp(
     Ok(())
 }
 
-/// `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC (Howard Hinnant's civil-from-days).
+/// `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC.
 pub(crate) fn iso8601(millis: i64) -> String {
     let days = millis.div_euclid(86_400_000);
     let ms = millis.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         ms / 3_600_000,

@@ -8,6 +8,7 @@
 //! creates it; later records of other types then meet the database's own checks.
 
 use serde_json::{Map, Value};
+use weir_connect::calendar::civil_from_days;
 
 /// Time units of Connect's and Debezium's temporal types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -253,19 +254,6 @@ const MAX_DAYS: i64 = 100_000_000;
 fn date_text(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 fn timestamp_text(ticks: i64, unit: Unit) -> String {

@@ -7,6 +7,8 @@
 //! is an `i64` of days or microseconds, computed in `i128` where a product could
 //! overflow, so years beyond 9999 and before 1 BC are ordinary values.
 
+use weir_connect::calendar::{civil_from_days, days_from_civil};
+
 use super::Bad;
 
 pub(super) const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -34,32 +36,6 @@ const BAD_DATE: Bad = Bad::Malformed("not an ISO date");
 const BAD_TIME: Bad = Bad::Malformed("not an ISO time of day");
 const BAD_OFFSET: Bad = Bad::Malformed("not a UTC offset");
 const OUT_OF_RANGE: Bad = Bad::Unrepresentable("out of range for a 64-bit integer");
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`), for any `i64` year that cannot overflow the result.
-pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 fn is_leap(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
