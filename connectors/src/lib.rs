@@ -5,6 +5,7 @@ pub mod elasticsearch;
 pub mod file;
 #[doc(hidden)]
 pub mod fuzzing;
+mod host_port;
 pub mod jdbc_sink;
 pub mod postgres;
 pub mod redis_sink;

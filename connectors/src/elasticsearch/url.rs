@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::host_port::split_host_port;
+
 /// A server to send bulk requests to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HostUrl {
@@ -40,21 +42,9 @@ impl HostUrl {
                     .to_string(),
             );
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| format!("'{url}' has an invalid port '{port}'"))?;
-                (host, port)
-            }
-            _ => (authority, 9200),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(format!("'{url}' names no host"));
-        }
+        let (host, port) = split_host_port(authority, 9200).map_err(|e| format!("'{url}': {e}"))?;
         Ok(HostUrl {
-            host: host.to_string(),
+            host,
             port,
             path: path.to_string(),
         })

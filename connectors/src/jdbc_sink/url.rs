@@ -10,6 +10,8 @@ use std::fmt;
 
 use weir_connect::config::Secret;
 
+use crate::host_port::split_host_port;
+
 /// Which SQL the database speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DatabaseKind {
@@ -168,38 +170,6 @@ impl fmt::Display for ConnectionUrl {
             self.database
         )
     }
-}
-
-fn split_host_port(host_port: &str, default_port: u16) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(rest) = host_port.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or("an IPv6 address needs its closing ']'")?;
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err("expected ':port' after the IPv6 address".into()),
-            },
-        }
-    } else {
-        match host_port.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("the URL names no host".into());
-    }
-    let port = match port {
-        None => default_port,
-        Some(port) => port
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| "the port must be a number from 1 to 65535".to_string())?,
-    };
-    Ok((host.to_string(), port))
 }
 
 /// Percent-decoding of one URL part.

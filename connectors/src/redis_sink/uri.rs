@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::host_port::split_host_port;
+
 /// Redis' default port, used when the URI names none.
 const DEFAULT_PORT: u16 = 6379;
 
@@ -56,7 +58,8 @@ impl RedisUri {
             }
             None => (None, authority),
         };
-        let (host, port) = split_host_port(host_port)?;
+        let (host, port) = split_host_port(host_port, DEFAULT_PORT)
+            .map_err(|e| format!("{e}: expected redis://[user@]host[:port][/db]"))?;
         let db = if path.is_empty() {
             0
         } else {
@@ -94,38 +97,6 @@ impl fmt::Display for RedisUri {
         }
         write!(f, "{}/{}", self.address(), self.db)
     }
-}
-
-fn split_host_port(host_port: &str) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or("an IPv6 address must end with ']'")?;
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err("expected ':port' after the IPv6 address".into()),
-            },
-        }
-    } else {
-        match host_port.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("the host is missing: expected redis://[user@]host[:port][/db]".into());
-    }
-    let port = match port {
-        None => DEFAULT_PORT,
-        Some(port) => port
-            .parse::<u16>()
-            .ok()
-            .filter(|port| *port != 0)
-            .ok_or_else(|| format!("the port must be a number from 1 to 65535, not '{port}'"))?,
-    };
-    Ok((host.to_string(), port))
 }
 
 #[cfg(test)]
@@ -174,13 +145,13 @@ mod tests {
             ("rediss://h:1", "TLS"),
             ("http://h:1", "not http://"),
             ("h:6379", "expected redis://"),
-            ("redis://:6379", "host is missing"),
+            ("redis://:6379", "names no host"),
             ("redis://h:0", "port must be a number"),
             ("redis://h:99999", "port must be a number"),
             ("redis://h:1/x", "database after '/'"),
             ("redis://h:1/-1", "database after '/'"),
             ("redis://h:1/0?timeout=1", "query parameters"),
-            ("redis://[::1:1", "must end with ']'"),
+            ("redis://[::1:1", "closing ']'"),
         ];
         for (uri, expected) in cases {
             let err = RedisUri::parse(uri).unwrap_err();
