@@ -95,15 +95,17 @@ fn index(search: &SearchServer) -> BTreeMap<String, Value> {
 }
 
 /// What differs between the table and the index, or `None` when they are equal.
-fn difference(
-    table: &BTreeMap<String, Value>,
-    index: &BTreeMap<String, Value>,
-) -> Option<String> {
+fn difference(table: &BTreeMap<String, Value>, index: &BTreeMap<String, Value>) -> Option<String> {
     let missing: Vec<&String> = table.keys().filter(|id| !index.contains_key(*id)).collect();
     let extra: Vec<&String> = index.keys().filter(|id| !table.contains_key(*id)).collect();
     let changed: Vec<(&Value, &Value)> = table
         .iter()
-        .filter_map(|(id, row)| index.get(id).filter(|doc| *doc != row).map(|doc| (row, doc)))
+        .filter_map(|(id, row)| {
+            index
+                .get(id)
+                .filter(|doc| *doc != row)
+                .map(|doc| (row, doc))
+        })
         .collect();
     if missing.is_empty() && extra.is_empty() && changed.is_empty() {
         return None;
@@ -195,9 +197,17 @@ fn the_index_equals_the_table_after_inserts_updates_deletes_and_a_sigkill_of_the
         Duration::from_secs(120),
     );
 
-    // Changes stream; the sink dies without warning partway, and comes back.
+    // Changes stream; once the first of them is indexed the sink dies without warning,
+    // and comes back.
     let workload = pg.spawn_psql(WORKLOAD);
-    std::thread::sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while search.document(TOPIC, "1010").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the workload's first insert never reached the index"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     connect_sink.kill9();
     std::thread::sleep(Duration::from_millis(1000));
     let connect_sink = ConnectProcess::run(&broker.bootstrap, &sink, &[]);

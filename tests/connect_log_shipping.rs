@@ -149,7 +149,12 @@ fn put_connectors(worker: &ConnectProcess, logs: &Path, url: &str) {
 }
 
 /// Polls `check` until it holds, failing after `within` with the worker's log.
-fn wait_for(worker: &ConnectProcess, what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+fn wait_for(
+    worker: &ConnectProcess,
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + within;
     while !check() {
         if Instant::now() > deadline {
@@ -245,7 +250,10 @@ fn appended_and_rotated_log_lines_are_searchable_once_each_through_kills_and_a_f
         );
     }
     let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "lines indexed more than once: {doubled:?}");
+    assert!(
+        doubled.is_empty(),
+        "lines indexed more than once: {doubled:?}"
+    );
     let missing: Vec<&String> = written
         .lines
         .keys()

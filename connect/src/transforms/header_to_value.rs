@@ -226,7 +226,9 @@ mod tests {
         let out = t.apply(record.clone()).unwrap().unwrap();
         assert_eq!(
             out.value,
-            Data::Json(json!({"message": "ERROR disk full", "file": "/var/log/app.log", "line": 12}))
+            Data::Json(
+                json!({"message": "ERROR disk full", "file": "/var/log/app.log", "line": 12})
+            )
         );
         assert_eq!(out.headers, record.headers);
     }
@@ -265,7 +267,11 @@ mod tests {
     fn a_path_through_a_non_object_fails_and_leaves_the_record() {
         let t = transform(
             "HeaderToValue",
-            &[("headers", "a"), ("fields", "log.file"), ("operation", "move")],
+            &[
+                ("headers", "a"),
+                ("fields", "log.file"),
+                ("operation", "move"),
+            ],
         );
         let record = with_headers(json!({"log": "text"}), &[("a", "x")]);
         let err = t.apply(record).unwrap_err();
@@ -280,14 +286,18 @@ mod tests {
         let t = try_transform_with(
             "HeaderToValue",
             &[("headers", "n"), ("fields", "n"), ("operation", "copy")],
-            Arc::new(StringConverter::default()),
+            Arc::new(StringConverter),
         )
         .unwrap();
         let out = t
             .apply(with_headers(json!({}), &[("n", "12")]))
             .unwrap()
             .unwrap();
-        assert_eq!(out.value, Data::Json(json!({"n": "12"})), "text, not a number");
+        assert_eq!(
+            out.value,
+            Data::Json(json!({"n": "12"})),
+            "text, not a number"
+        );
     }
 
     #[test]

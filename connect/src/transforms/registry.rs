@@ -14,8 +14,8 @@ use crate::converter::{HeaderConverter, SimpleHeaderConverter};
 use super::field::{Label, Side};
 use super::{
     cast, drop_headers, expression, extract_field, extract_new_record_state, filter, header_from,
-    header_to_value, hoist_field, insert_field, insert_header, mask_field, predicates, regex_router, replace_field,
-    timestamp_router, value_to_key, Predicate, Transform,
+    header_to_value, hoist_field, insert_field, insert_header, mask_field, predicates,
+    regex_router, replace_field, timestamp_router, value_to_key, Predicate, Transform,
 };
 
 /// One alias's parsed keys, read by their relative names, and the connector's header
