@@ -8,15 +8,23 @@
 //! - end to end: lines appended to a file at a steady rate, through a topic into a
 //!   Redis list (`RPUSH`), read back with `BLPOP`; p50/p99/max latency from append to
 //!   Redis.
+//! - log shipping end to end: 1 KB lines appended to a file at a steady rate, through
+//!   the file source, a topic and the Elasticsearch sink into an `osmem-server` it
+//!   starts (found as `connectors/tests/support/search_server.rs` says); p50/p99/max
+//!   latency from append to searchable (counted by `_count`).
 //!
 //! ```text
-//! cargo run --release --example connect_bench -- [BOOTSTRAP] [LINES] [RECORDS] [RATES]
+//! cargo run --release --example connect_bench -- [BOOTSTRAP] [LINES] [RECORDS] [RATES] [SEARCH_RATES]
 //! ```
 //!
-//! Defaults: `localhost:9092`, 2,000,000 lines of ~120 bytes, 1,000,000 records, and
-//! the end-to-end run at 1,000, 20,000 and 100,000 lines/s for 10 s each (`RATES` is
-//! a comma-separated list; empty for none). `LINES` or `RECORDS` of 0 skips that part. Needs
-//! `redis-server` on the PATH.
+//! Defaults: `localhost:9092`, 2,000,000 lines of ~120 bytes, 1,000,000 records, the
+//! Redis end-to-end run at 1,000, 20,000 and 100,000 lines/s for 10 s each, and no
+//! search run (`RATES` and `SEARCH_RATES` are comma-separated lists; empty for none).
+//! `LINES` or `RECORDS` of 0 skips that part. The Redis parts need `redis-server` on
+//! the PATH; only the search run, e.g. `-- localhost:9092 0 0 "" 1000,5000`, does not.
+
+#[path = "../connectors/tests/support/search_server.rs"]
+mod search_server;
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -74,8 +82,19 @@ fn main() -> BenchResult<()> {
         .filter(|rate| !rate.is_empty())
         .map(str::parse)
         .collect::<Result<_, _>>()?;
+    let search_rates: Vec<u64> = args
+        .get(4)
+        .map_or("", String::as_str)
+        .split(',')
+        .filter(|rate| !rate.is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;
-    let redis = RedisProcess::start(dir.path())?;
+    let redis = if records > 0 || !rates.is_empty() {
+        Some(RedisProcess::start(dir.path())?)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     let run = format!("{}", std::process::id());
 
@@ -87,11 +106,19 @@ fn main() -> BenchResult<()> {
             transactional / plain
         );
     }
-    if records > 0 {
-        redis_sink(&runtime, &bootstrap, &redis, &run, records)?;
+    if let Some(redis) = &redis {
+        if records > 0 {
+            redis_sink(&runtime, &bootstrap, redis, &run, records)?;
+        }
+        for rate in rates {
+            end_to_end(&runtime, &bootstrap, dir.path(), redis, &run, rate)?;
+        }
     }
-    for rate in rates {
-        end_to_end(&runtime, &bootstrap, dir.path(), &redis, &run, rate)?;
+    if !search_rates.is_empty() {
+        let search = search_server::SearchServer::start();
+        for rate in search_rates {
+            search_end_to_end(&runtime, &bootstrap, dir.path(), &search, &run, rate)?;
+        }
     }
     Ok(())
 }
@@ -332,6 +359,89 @@ fn end_to_end(
     };
     println!(
         "end to end (file -> topic -> redis) at {rate} lines/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} lines",
+        at(0.50),
+        at(0.99),
+        at(1.0),
+        latencies.len()
+    );
+    Ok(())
+}
+
+/// Lines of ~1 KB appended at `rate` lines/s for 10 s, through the file source, a
+/// topic and the Elasticsearch sink into an index. The file has one partition's worth
+/// of lines in order, so the index holding `k` documents means lines `0..k` are
+/// searchable (pipelined bulk requests may land a few out of order, which blurs a
+/// figure by one request's time at most). A line is timed when `_count` first counts
+/// it; the poll's own period is part of every figure.
+fn search_end_to_end(
+    runtime: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    dir: &Path,
+    search: &search_server::SearchServer,
+    run: &str,
+    rate: u64,
+) -> BenchResult<()> {
+    let logs = dir.join(format!("search-latency-{rate}"));
+    fs::create_dir_all(&logs)?;
+    let path = logs.join("app.log");
+    fs::File::create(&path)?;
+    let topic = format!("bench-search-{run}-{rate}");
+    let yaml = format!(
+        "name: bench-search-{run}-{rate}\nsource:\n  connector: file-source\n  topic: {topic}\n  file.paths: {logs}/*.log\n  poll.interval.ms: 10\n  converters: {{key: string, value: string}}\nsink:\n  connector: elasticsearch\n  topics: [{topic}]\n  connection.url: {url}\n  key.ignore: true\n  batch.max.ms: 5\n  converters: {{key: string, value: string}}\n  transforms:\n    - name: document\n      type: HoistField$Value\n      field: message\n",
+        logs = logs.display(),
+        url = search.url()
+    );
+    let total = rate * 10;
+    let padding = "x".repeat(960);
+    let mut writer = OpenOptions::new().append(true).open(&path)?;
+    // Warm-up: one line, until it is searchable (the topic is created by the first
+    // record and the sink notices it on its next metadata refresh); then the run.
+    writeln!(writer, "warm-up")?;
+    let mut started: Option<Instant> = None;
+    let mut appended: Vec<u64> = Vec::with_capacity(total as usize);
+    let mut latencies: Vec<u64> = Vec::with_capacity(total as usize);
+    let mut searchable = 0u64;
+    run_pipeline(
+        runtime,
+        bootstrap,
+        &yaml,
+        Duration::from_millis(2),
+        None,
+        |_| {
+            let count = search.count(&topic);
+            let Some(started) = started else {
+                if count > 0 {
+                    started = Some(Instant::now());
+                }
+                return Ok(false);
+            };
+            let now = now_micros();
+            // Documents beyond the warm-up line, each timed now.
+            while searchable + 1 < count && (searchable as usize) < appended.len() {
+                latencies.push(now.saturating_sub(appended[searchable as usize]));
+                searchable += 1;
+            }
+            let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+            let mut chunk = String::new();
+            while (appended.len() as u64) < due {
+                chunk.push_str(&format!(
+                    "2026-12-04T12:00:00.000Z INFO line {} {padding}\n",
+                    appended.len()
+                ));
+                appended.push(now_micros());
+            }
+            if !chunk.is_empty() {
+                writer.write_all(chunk.as_bytes())?;
+            }
+            Ok(latencies.len() as u64 >= total)
+        },
+    )?;
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)] as f64 / 1000.0
+    };
+    println!(
+        "end to end (file -> topic -> elasticsearch, searchable) at {rate} lines/s of 1 KB: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} lines",
         at(0.50),
         at(0.99),
         at(1.0),

@@ -15,6 +15,8 @@ mod postgres_server;
 mod process;
 #[path = "../../connectors/tests/support/redis_server.rs"]
 mod redis_server;
+#[path = "../../connectors/tests/support/search_server.rs"]
+mod search_server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -34,6 +36,7 @@ pub(crate) use mariadb_server::MariaDbServer;
 pub(crate) use postgres_server::PostgresServer;
 pub(crate) use process::BrokerProcess;
 pub(crate) use redis_server::RedisServer;
+pub(crate) use search_server::SearchServer;
 
 /// How long any single wait in a test may take before it fails with a message.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);

@@ -7,7 +7,8 @@
 //! applies the transforms in order. Keys and values are schemaless here, so field
 //! transforms need `Data::Json` objects (`value.converter=json`) and pass tombstones
 //! through unchanged. Transforms that write headers from data (`HeaderFrom`,
-//! `InsertHeader`) encode them with the connector's `header.converter`, given to
+//! `InsertHeader`) encode them with the connector's `header.converter`, and the one
+//! that writes data from headers (`HeaderToValue`) decodes them with it, given to
 //! [`TransformChain::from_config_with`] or read by [`TransformChain::from_config`].
 //!
 //! ```
@@ -50,6 +51,7 @@ mod extract_new_record_state;
 mod field;
 mod filter;
 mod header_from;
+mod header_to_value;
 mod hoist_field;
 mod insert_field;
 mod insert_header;

@@ -14,8 +14,8 @@ use crate::converter::{HeaderConverter, SimpleHeaderConverter};
 use super::field::{Label, Side};
 use super::{
     cast, drop_headers, expression, extract_field, extract_new_record_state, filter, header_from,
-    hoist_field, insert_field, insert_header, mask_field, predicates, regex_router, replace_field,
-    timestamp_router, value_to_key, Predicate, Transform,
+    header_to_value, hoist_field, insert_field, insert_header, mask_field, predicates,
+    regex_router, replace_field, timestamp_router, value_to_key, Predicate, Transform,
 };
 
 /// One alias's parsed keys, read by their relative names, and the connector's header
@@ -146,7 +146,7 @@ static TRANSFORMS: [[TransformType; 2]; 9] = [
     ],
 ];
 
-static ROUTERS: [TransformType; 4] = [
+static ROUTERS: [TransformType; 5] = [
     TransformType {
         name: "org.apache.kafka.connect.transforms.TimestampRouter",
         config_def: timestamp_router::config_def,
@@ -166,6 +166,11 @@ static ROUTERS: [TransformType; 4] = [
         name: "io.debezium.transforms.ExtractNewRecordState",
         config_def: extract_new_record_state::config_def,
         build: extract_new_record_state::build,
+    },
+    TransformType {
+        name: "io.debezium.transforms.HeaderToValue",
+        config_def: header_to_value::config_def,
+        build: header_to_value::build,
     },
 ];
 
