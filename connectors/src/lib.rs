@@ -6,6 +6,7 @@ pub mod file;
 #[doc(hidden)]
 pub mod fuzzing;
 mod host_port;
+mod invalid_config;
 pub mod jdbc_sink;
 pub mod postgres;
 pub mod redis_sink;

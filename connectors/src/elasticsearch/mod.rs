@@ -30,6 +30,8 @@ mod url;
 use weir_connect::config::{ConfigDef, ConfigIssue, ParsedConfig};
 use weir_connect::{ConnectError, ConnectorPlugin, ConnectorType, Task};
 
+use crate::invalid_config::invalid_config;
+
 use self::config::ElasticsearchSinkConfig;
 use self::task::ElasticsearchSinkTask;
 
@@ -67,13 +69,8 @@ impl ConnectorPlugin for ElasticsearchSinkConnector {
     }
 
     fn create_task(&self, config: &ParsedConfig) -> Result<Task, ConnectError> {
-        let config = ElasticsearchSinkConfig::from_parsed(config).map_err(|issues| {
-            let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
-            ConnectError::user(format!(
-                "invalid Elasticsearch sink config: {}",
-                issues.join("; ")
-            ))
-        })?;
+        let config = ElasticsearchSinkConfig::from_parsed(config)
+            .map_err(|issues| invalid_config("Elasticsearch sink", &issues))?;
         Ok(Task::Sink(Box::new(ElasticsearchSinkTask::new(config))))
     }
 }

@@ -36,6 +36,8 @@ mod writer;
 use weir_connect::config::{ConfigDef, ConfigIssue, ParsedConfig};
 use weir_connect::{ConnectError, ConnectorPlugin, ConnectorType, Task};
 
+use crate::invalid_config::invalid_config;
+
 use self::config::JdbcSinkConfig;
 use self::task::JdbcSinkTask;
 
@@ -83,13 +85,8 @@ impl ConnectorPlugin for JdbcSinkConnector {
     }
 
     fn create_task(&self, config: &ParsedConfig) -> Result<Task, ConnectError> {
-        let config = JdbcSinkConfig::from_parsed(config).map_err(|issues| {
-            let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
-            ConnectError::user(format!(
-                "invalid database sink config: {}",
-                issues.join("; ")
-            ))
-        })?;
+        let config = JdbcSinkConfig::from_parsed(config)
+            .map_err(|issues| invalid_config("database sink", &issues))?;
         Ok(Task::Sink(Box::new(JdbcSinkTask::new(config))))
     }
 }

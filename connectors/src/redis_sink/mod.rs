@@ -24,6 +24,8 @@ mod uri;
 use weir_connect::config::{ConfigDef, ConfigIssue, ParsedConfig};
 use weir_connect::{ConnectError, ConnectorPlugin, ConnectorType, Task};
 
+use crate::invalid_config::invalid_config;
+
 use self::config::RedisSinkConfig;
 use self::task::RedisSinkTask;
 
@@ -62,10 +64,8 @@ impl ConnectorPlugin for RedisSinkConnector {
     }
 
     fn create_task(&self, config: &ParsedConfig) -> Result<Task, ConnectError> {
-        let config = RedisSinkConfig::from_parsed(config).map_err(|issues| {
-            let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
-            ConnectError::user(format!("invalid Redis sink config: {}", issues.join("; ")))
-        })?;
+        let config = RedisSinkConfig::from_parsed(config)
+            .map_err(|issues| invalid_config("Redis sink", &issues))?;
         Ok(Task::Sink(Box::new(RedisSinkTask::new(config))))
     }
 }
